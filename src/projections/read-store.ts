@@ -88,6 +88,9 @@ export interface ReadStore {
 
   getCheckpoint(id: string): Promise<Position | undefined>;
 
+  /** Stores a checkpoint on its own, for processors that write no documents (the relay). */
+  putCheckpoint(checkpoint: Checkpoint): Promise<void>;
+
   /** Removes a checkpoint, for example when a projection version is retired. */
   deleteCheckpoint(id: string): Promise<void>;
 
