@@ -22,12 +22,13 @@ export interface Cache {
 
   /**
    * Stores the entry unless the key already holds a newer one, or was invalidated at a
-   * position at or after the entry's. Resolves true when stored. This is what keeps a slow
-   * reader from putting back a value older than the store's.
+   * position after the entry's. Resolves true when stored. This is what keeps a slow reader
+   * from putting back a value older than the store's, while the value written at the
+   * invalidation position itself can be cached at once.
    */
   set(key: string, entry: CacheEntry, options?: CacheSetOptions): Promise<boolean>;
 
-  /** Drops the keys and remembers `position`, so older values cannot be set again. */
+  /** Drops the keys and remembers `position`, so values older than it cannot be set again. */
   invalidate(keys: readonly string[], position: Position): Promise<void>;
 
   close(): Promise<void>;

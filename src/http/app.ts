@@ -1,0 +1,98 @@
+/**
+ * Builds the HTTP API from its dependencies, without listening, so tests can `inject`.
+ */
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { CommandHandler } from '../commands/command-handler.js';
+import { productCommandRoutes } from '../commands/product/product.routes.js';
+import { orderCommandRoutes } from '../commands/order/order.routes.js';
+import type { ReadStore } from '../projections/read-store.js';
+import type { ProjectionProgress } from '../queries/consistency.js';
+import type { DocumentReader } from '../queries/document-reader.js';
+import { orderQueryRoutes } from '../queries/orders/orders.query.js';
+import { productQueryRoutes } from '../queries/products/products.query.js';
+import { salesQueryRoutes } from '../queries/stats/sales.query.js';
+import { OverloadedError } from '../errors.js';
+import { healthRoutes, type Readiness } from './health.routes.js';
+import { handleError, sendProblem } from './problem.js';
+
+export type AppDeps = Readonly<{
+  commands: CommandHandler;
+  documents: DocumentReader;
+  readStore: ReadStore;
+  progress: ProjectionProgress;
+  readiness: Readiness;
+}>;
+
+export type AppOptions = Readonly<{
+  /** @default 2000 */
+  readYourWritesTimeoutMs?: number;
+  /** @default 5000 */
+  maxInFlightCommands?: number;
+  /** A pino logger; none means silent. */
+  logger?: FastifyBaseLogger;
+}>;
+
+export type App = FastifyInstance;
+
+export async function buildApp(deps: AppDeps, options: AppOptions = {}): Promise<App> {
+  const app = Fastify({
+    ...(options.logger === undefined ? { logger: false } : { loggerInstance: options.logger }),
+    ajv: { customOptions: { coerceTypes: 'array', removeAdditional: false, allErrors: true } },
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  app.setErrorHandler(handleError);
+  app.setNotFoundHandler((request, reply) =>
+    sendProblem(
+      reply,
+      request,
+      404,
+      'STREAMFOLD_NOT_FOUND',
+      `No route ${request.method} ${request.url}`,
+    ),
+  );
+  limitCommandsInFlight(app, options.maxInFlightCommands ?? 5000);
+
+  await app.register(swagger, {
+    openapi: {
+      info: {
+        title: 'Streamfold',
+        version: '1',
+        description:
+          'Commands append events; queries read projections. Errors are RFC 9457 problem+json.',
+      },
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+
+  const queryOptions = {
+    documents: deps.documents,
+    readStore: deps.readStore,
+    progress: deps.progress,
+    timeoutMs: options.readYourWritesTimeoutMs ?? 2000,
+  };
+  await app.register(healthRoutes, { readiness: deps.readiness });
+  await app.register(productCommandRoutes, { commands: deps.commands });
+  await app.register(orderCommandRoutes, { commands: deps.commands });
+  await app.register(productQueryRoutes, queryOptions);
+  await app.register(orderQueryRoutes, queryOptions);
+  await app.register(salesQueryRoutes, queryOptions);
+  return app;
+}
+
+/** Sheds load before it queues without bound: over the limit, commands get 503 at once. */
+function limitCommandsInFlight(app: FastifyInstance, max: number): void {
+  let inFlight = 0;
+  app.addHook('onRequest', async (request, reply) => {
+    if (request.method !== 'POST') return;
+    if (inFlight >= max) {
+      throw new OverloadedError(`More than ${max} commands in flight; retry shortly`);
+    }
+    inFlight++;
+    reply.raw.once('close', () => inFlight--);
+  });
+}

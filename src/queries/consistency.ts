@@ -1,0 +1,44 @@
+/**
+ * Read your writes: a query carrying `Streamfold-Min-Position` waits, event-driven and bounded,
+ * until the projection behind it has processed the log up to that position.
+ */
+import { NotCaughtUpError, ValidationError } from '../errors.js';
+import type { Position } from '../streams/event-store.js';
+
+export const MIN_POSITION_HEADER = 'streamfold-min-position';
+export const POSITION_HEADER = 'Streamfold-Position';
+
+export type ProjectionProgress = Readonly<{
+  /** How far the projection has surely got, or undefined before its first event. */
+  position(projection: string): Position | undefined;
+  /** Resolves true once the projection has passed `position`, false after `timeoutMs`. */
+  waitFor(projection: string, position: Position, timeoutMs: number): Promise<boolean>;
+}>;
+
+const POSITION_SHAPE = /^[0-9A-Za-z:_.-]{1,64}$/;
+
+export function parsePosition(raw: string | string[] | undefined): Position | undefined {
+  if (raw === undefined) return undefined;
+  const value = Array.isArray(raw) ? raw[0] : raw;
+  if (value === undefined || value.trim() === '') return undefined;
+  if (!POSITION_SHAPE.test(value.trim())) {
+    throw new ValidationError(`Streamfold-Min-Position "${value}" is not a position`, {
+      header: 'Streamfold-Min-Position',
+    });
+  }
+  return value.trim();
+}
+
+export async function awaitPosition(
+  progress: ProjectionProgress,
+  projection: string,
+  position: Position | undefined,
+  timeoutMs: number,
+): Promise<void> {
+  if (position === undefined) return;
+  if (await progress.waitFor(projection, position, timeoutMs)) return;
+  throw new NotCaughtUpError(
+    `Projection ${projection} has not reached position ${position} within ${timeoutMs} ms`,
+    { projection, position, reached: progress.position(projection) ?? null },
+  );
+}

@@ -1,0 +1,80 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from '@sinclair/typebox';
+import { NotFoundError } from '../../errors.js';
+import { customerOrdersProjection } from '../../projections/customer-orders/customer-orders.projection.js';
+import { orderViewProjection } from '../../projections/order-view/order-view.projection.js';
+import { collectionName } from '../../projections/projector.js';
+import { Identifier, problemResponses, QueryHeaders } from '../../http/schemas.js';
+import { readYourWrites, sendDocument, type QueryOptions } from '../query-options.js';
+
+const tags = ['orders'];
+const AnyDocument = Type.Object({}, { additionalProperties: true });
+
+export const orderQueryRoutes: FastifyPluginAsyncTypebox<QueryOptions> = async (app, options) => {
+  const orderView = collectionName(orderViewProjection);
+  const customerOrders = collectionName(customerOrdersProjection);
+
+  app.get(
+    '/v1/orders/:orderId',
+    {
+      schema: {
+        tags,
+        summary: 'An order: status, items, total and its status timeline',
+        params: Type.Object({ orderId: Identifier }),
+        headers: QueryHeaders,
+        response: { 200: AnyDocument, ...problemResponses },
+      },
+    },
+    async (request, reply) => {
+      await readYourWrites(
+        options,
+        orderViewProjection.name,
+        request.headers['streamfold-min-position'],
+      );
+      const doc = await options.documents.get(orderView, request.params.orderId);
+      if (doc === undefined) throw new NotFoundError(`Order ${request.params.orderId} not found`);
+      return sendDocument(reply, doc);
+    },
+  );
+
+  app.get(
+    '/v1/customers/:customerId/orders',
+    {
+      schema: {
+        tags,
+        summary: "A customer's orders, newest first",
+        params: Type.Object({ customerId: Identifier }),
+        headers: QueryHeaders,
+        querystring: Type.Object({
+          limit: Type.Integer({ minimum: 1, maximum: 200, default: 20 }),
+          cursor: Type.Optional(Type.String({ maxLength: 1000 })),
+        }),
+        response: {
+          200: Type.Object({
+            items: Type.Array(AnyDocument),
+            nextCursor: Type.Optional(Type.String()),
+          }),
+          ...problemResponses,
+        },
+      },
+    },
+    async (request) => {
+      await readYourWrites(
+        options,
+        customerOrdersProjection.name,
+        request.headers['streamfold-min-position'],
+      );
+      const { limit, cursor } = request.query;
+      const page = await options.readStore.find(customerOrders, {
+        where: { customerId: request.params.customerId },
+        orderBy: { field: 'placedAt', direction: 'desc' },
+        limit,
+        ...(cursor === undefined ? {} : { cursor }),
+      });
+      return {
+        items: page.items.map((item) => item.value),
+        ...(page.nextCursor === undefined ? {} : { nextCursor: page.nextCursor }),
+      };
+    },
+  );
+};
