@@ -5,6 +5,7 @@
  * ack means a redelivery, which the position guard turns into a no-op: every event's effect
  * applies exactly once.
  */
+import { backoffDelay, sleep } from '../async.js';
 import { ConfigError } from '../errors.js';
 import type { BusMessage, Delivery, EventBus } from '../streams/event-bus.js';
 import type { JsonObject, Position, RecordedEvent } from '../streams/event-store.js';
@@ -408,23 +409,6 @@ function positiveInteger(name: string, value: number): number {
   return value;
 }
 
-/** Exponential back-off with equal jitter: between half and all of the capped delay. */
 function backoff(failures: number, retry: ProjectorOptions['retry']): number {
-  const initialMs = retry?.initialMs ?? 100;
-  const maxMs = retry?.maxMs ?? 10_000;
-  const capped = Math.min(maxMs, initialMs * 2 ** (failures - 1));
-  return capped / 2 + Math.random() * (capped / 2);
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const done = (): void => {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener('abort', done, { once: true });
-  });
+  return backoffDelay(failures, retry?.initialMs ?? 100, retry?.maxMs ?? 10_000);
 }

@@ -9,6 +9,7 @@
  * put a stream's later event on the bus before its earlier one, and the projector's position
  * guard would then skip the earlier event for good.
  */
+import { backoffDelay, sleep } from '../async.js';
 import { ConfigError } from '../errors.js';
 import type { EventBus } from './event-bus.js';
 import type { EventStore, Position, RecordedEvent } from './event-store.js';
@@ -304,23 +305,8 @@ function nextTurn(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
 }
 
-/** Exponential back-off with equal jitter: between half and all of the capped delay. */
 function backoff(failures: number, settings: Settings): number {
-  const capped = Math.min(settings.maxRetryMs, settings.initialRetryMs * 2 ** (failures - 1));
-  return capped / 2 + Math.random() * (capped / 2);
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const done = (): void => {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener('abort', done, { once: true });
-  });
+  return backoffDelay(failures, settings.initialRetryMs, settings.maxRetryMs);
 }
 
 function validate(options: RelayOptions): Settings {
