@@ -24,16 +24,30 @@ export type Config = Readonly<{
   busUrl: URL;
   /** @default `sqlite:<dataDir>/read.db` */
   readStoreUrl: URL;
+  /** The read-store URL as given; MongoDB seed lists (`host1,host2`) are not WHATWG URLs. */
+  readStoreConnection: string;
   /** @default 'memory:' */
   cacheUrl: URL;
   /** Number of bus partitions; fixed for the life of a deployment. @default 4 */
   partitions: number;
+  /** Partitions the projectors of this process own (role `projector`). @default every partition */
+  projectorPartitions: readonly number[] | undefined;
   /** Longest a query waits for `Streamfold-Min-Position`. @default 2000 */
   readYourWritesTimeoutMs: number;
   /** Most command requests in flight before new ones get 503. @default 5000 */
   maxInFlightCommands: number;
   /** Longest shutdown waits for projections to drain. @default 10000 */
   shutdownDrainMs: number;
+  /** How long an answered `Idempotency-Key` is remembered. @default 86_400_000 (24 h) */
+  idempotencyTtlMs: number;
+  /** Where notifications go: `log:` or an http(s) webhook URL. @default 'log:' */
+  notifierUrl: URL;
+  /** Attempts before a workflow step is dead-lettered. @default 5 */
+  workflowMaxAttempts: number;
+  /** First back-off between workflow attempts; doubles up to 5 s. @default 100 */
+  workflowRetryMs: number;
+  /** How long a projection's replaced generation stays readable after a rebuild. @default 60000 */
+  rebuildGraceMs: number;
   /** @default 'info' */
   logLevel: LogLevel;
 }>;
@@ -51,9 +65,15 @@ export const ENV_DOC: Readonly<Record<string, string>> = {
   STREAMFOLD_READSTORE_URL: 'sqlite:<data dir>/read.db',
   STREAMFOLD_CACHE_URL: 'memory:',
   STREAMFOLD_PARTITIONS: '4',
+  STREAMFOLD_PROJECTOR_PARTITIONS: 'all partitions',
   STREAMFOLD_READ_YOUR_WRITES_TIMEOUT_MS: '2000',
   STREAMFOLD_MAX_INFLIGHT_COMMANDS: '5000',
   STREAMFOLD_SHUTDOWN_DRAIN_MS: '10000',
+  STREAMFOLD_IDEMPOTENCY_TTL_MS: '86400000',
+  STREAMFOLD_NOTIFIER_URL: 'log:',
+  STREAMFOLD_WORKFLOW_MAX_ATTEMPTS: '5',
+  STREAMFOLD_WORKFLOW_RETRY_MS: '100',
+  STREAMFOLD_REBUILD_GRACE_MS: '60000',
   STREAMFOLD_LOG_LEVEL: 'info',
 };
 
@@ -76,8 +96,18 @@ export function loadConfig(env: Env = process.env): Config {
       'mongodb:',
       'mongodb+srv:',
     ]),
+    readStoreConnection: text(
+      env,
+      'STREAMFOLD_READSTORE_URL',
+      `sqlite:${path.join(dataDir, 'read.db')}`,
+    ),
     cacheUrl: url(env, 'STREAMFOLD_CACHE_URL', 'memory:', ['memory:', 'redis:', 'rediss:']),
     partitions: integer(env, 'STREAMFOLD_PARTITIONS', 4, 1, 1024),
+    projectorPartitions: partitionList(
+      env,
+      'STREAMFOLD_PROJECTOR_PARTITIONS',
+      integer(env, 'STREAMFOLD_PARTITIONS', 4, 1, 1024),
+    ),
     readYourWritesTimeoutMs: integer(
       env,
       'STREAMFOLD_READ_YOUR_WRITES_TIMEOUT_MS',
@@ -87,6 +117,11 @@ export function loadConfig(env: Env = process.env): Config {
     ),
     maxInFlightCommands: integer(env, 'STREAMFOLD_MAX_INFLIGHT_COMMANDS', 5000, 1, 1_000_000),
     shutdownDrainMs: integer(env, 'STREAMFOLD_SHUTDOWN_DRAIN_MS', 10_000, 0, 600_000),
+    idempotencyTtlMs: integer(env, 'STREAMFOLD_IDEMPOTENCY_TTL_MS', 86_400_000, 1, 30 * 86_400_000),
+    notifierUrl: url(env, 'STREAMFOLD_NOTIFIER_URL', 'log:', ['log:', 'http:', 'https:']),
+    workflowMaxAttempts: integer(env, 'STREAMFOLD_WORKFLOW_MAX_ATTEMPTS', 5, 1, 100),
+    workflowRetryMs: integer(env, 'STREAMFOLD_WORKFLOW_RETRY_MS', 100, 1, 60_000),
+    rebuildGraceMs: integer(env, 'STREAMFOLD_REBUILD_GRACE_MS', 60_000, 0, 86_400_000),
     logLevel: oneOf(env, 'STREAMFOLD_LOG_LEVEL', LOG_LEVELS, 'info'),
   };
   return Object.freeze(config);
@@ -117,6 +152,24 @@ function integer(env: Env, name: string, fallback: number, min: number, max: num
   return value;
 }
 
+/** A comma-separated list of distinct partitions below `partitions`, e.g. `0,1`. */
+function partitionList(env: Env, name: string, partitions: number): readonly number[] | undefined {
+  const raw = env[name]?.trim();
+  if (raw === undefined || raw === '') return undefined;
+  const items = raw.split(',').map((item) => item.trim());
+  const values = items.map(Number);
+  const bad = items.some(
+    (item, i) => !/^\d+$/.test(item) || (values[i] ?? partitions) >= partitions,
+  );
+  if (bad || new Set(values).size !== values.length) {
+    throw new ConfigError(
+      `${name}=${raw} is not a comma-separated list of distinct partitions from 0 to ${partitions - 1}`,
+      { variable: name },
+    );
+  }
+  return Object.freeze(values);
+}
+
 function oneOf<T extends string>(env: Env, name: string, allowed: readonly T[], fallback: T): T {
   const raw = text(env, name, fallback);
   if (!(allowed as readonly string[]).includes(raw)) {
@@ -129,7 +182,8 @@ function url(env: Env, name: string, fallback: string, schemes: readonly string[
   const raw = text(env, name, fallback);
   let parsed: URL;
   try {
-    parsed = new URL(raw);
+    // A MongoDB seed list names several hosts; validate the rest of the URL with one of them.
+    parsed = new URL(raw.replace(/^(mongodb(?:\+srv)?:\/\/(?:[^@/]*@)?)([^,/]+),[^/?]*/, '$1$2'));
   } catch (cause) {
     throw new ConfigError(`${name}=${raw} is not a URL (expected one of ${schemes.join(' ')}…)`, {
       variable: name,

@@ -23,6 +23,10 @@ export const ErrorCodes = {
   CONFIG: 'STREAMFOLD_CONFIG',
   /** An adapter was used after close(). */
   CLOSED: 'STREAMFOLD_CLOSED',
+  /** A request with this Idempotency-Key is still being handled; retry later. */
+  IDEMPOTENCY_IN_FLIGHT: 'STREAMFOLD_IDEMPOTENCY_IN_FLIGHT',
+  /** This Idempotency-Key was first used for a different request (method, path or body). */
+  IDEMPOTENCY_MISMATCH: 'STREAMFOLD_IDEMPOTENCY_MISMATCH',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

@@ -14,9 +14,19 @@ import type { DocumentReader } from '../queries/document-reader.js';
 import { orderQueryRoutes } from '../queries/orders/orders.query.js';
 import { productQueryRoutes } from '../queries/products/products.query.js';
 import { salesQueryRoutes } from '../queries/stats/sales.query.js';
+import type { ChangeFeed } from '../queries/change-feed.js';
+import { liveRoutes } from '../queries/live/live.routes.js';
 import { OverloadedError } from '../errors.js';
 import { healthRoutes, type Readiness } from './health.routes.js';
 import { handleError, sendProblem } from './problem.js';
+import { deadLetterRoutes } from '../commands/admin/dead-letters.routes.js';
+import type { DeadLetterStore } from '../commands/dead-letters.js';
+import { registerIdempotency } from './idempotency.js';
+import type { IdempotencyStore } from '../commands/idempotency-store.js';
+import {
+  projectionAdminRoutes,
+  type ProjectionAdminOptions,
+} from '../projections/admin/projections.routes.js';
 
 export type AppDeps = Readonly<{
   commands: CommandHandler;
@@ -24,6 +34,14 @@ export type AppDeps = Readonly<{
   readStore: ReadStore;
   progress: ProjectionProgress;
   readiness: Readiness;
+  /** Live document streams (SSE); without it the live routes are not served. */
+  changes?: ChangeFeed;
+  /** Workflow dead letters, for the admin endpoints; without it they are not served. */
+  deadLetters?: DeadLetterStore;
+  /** Remembers `Idempotency-Key`s; without it the header is ignored. */
+  idempotency?: IdempotencyStore;
+  /** Projection rebuilds and their jobs, for the admin endpoints; without it they are not served. */
+  projectionAdmin?: ProjectionAdminOptions;
 }>;
 
 export type AppOptions = Readonly<{
@@ -31,6 +49,8 @@ export type AppOptions = Readonly<{
   readYourWritesTimeoutMs?: number;
   /** @default 5000 */
   maxInFlightCommands?: number;
+  /** How long an answered `Idempotency-Key` is remembered. @default 86_400_000 (24 h) */
+  idempotencyTtlMs?: number;
   /** A pino logger; none means silent. */
   logger?: FastifyBaseLogger;
 }>;
@@ -56,6 +76,12 @@ export async function buildApp(deps: AppDeps, options: AppOptions = {}): Promise
     ),
   );
   limitCommandsInFlight(app, options.maxInFlightCommands ?? 5000);
+  if (deps.idempotency !== undefined) {
+    registerIdempotency(app, {
+      store: deps.idempotency,
+      ...(options.idempotencyTtlMs === undefined ? {} : { ttlMs: options.idempotencyTtlMs }),
+    });
+  }
 
   await app.register(swagger, {
     openapi: {
@@ -78,9 +104,18 @@ export async function buildApp(deps: AppDeps, options: AppOptions = {}): Promise
   await app.register(healthRoutes, { readiness: deps.readiness });
   await app.register(productCommandRoutes, { commands: deps.commands });
   await app.register(orderCommandRoutes, { commands: deps.commands });
+  if (deps.deadLetters !== undefined) {
+    await app.register(deadLetterRoutes, { deadLetters: deps.deadLetters });
+  }
+  if (deps.projectionAdmin !== undefined) {
+    await app.register(projectionAdminRoutes, deps.projectionAdmin);
+  }
   await app.register(productQueryRoutes, queryOptions);
   await app.register(orderQueryRoutes, queryOptions);
   await app.register(salesQueryRoutes, queryOptions);
+  if (deps.changes !== undefined) {
+    await app.register(liveRoutes, { documents: deps.documents, changes: deps.changes });
+  }
   return app;
 }
 

@@ -16,6 +16,8 @@ const STATUS: Readonly<Record<ErrorCode, number>> = {
   [ErrorCodes.NOT_CAUGHT_UP]: 503,
   [ErrorCodes.CLOSED]: 503,
   [ErrorCodes.CONFIG]: 500,
+  [ErrorCodes.IDEMPOTENCY_IN_FLIGHT]: 409,
+  [ErrorCodes.IDEMPOTENCY_MISMATCH]: 422,
 };
 
 const TITLE: Readonly<Record<number, string>> = {

@@ -25,6 +25,12 @@ export const QueryHeaders = Type.Object({
   'streamfold-min-position': Type.Optional(
     Type.String({ description: 'Wait until the read model has caught up with this position' }),
   ),
+  'streamfold-max-wait-ms': Type.Optional(
+    Type.String({
+      pattern: '^[0-9]{1,9}$',
+      description: 'Longest wait for Streamfold-Min-Position, in ms (capped by the server)',
+    }),
+  ),
 });
 
 export const ProblemSchema = Type.Object(

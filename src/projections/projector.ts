@@ -5,13 +5,22 @@
  * ack means a redelivery, which the position guard turns into a no-op: every event's effect
  * applies exactly once.
  */
+import { setMaxListeners } from 'node:events';
 import { backoffDelay, sleep } from '../async.js';
 import { ConfigError } from '../errors.js';
 import type { BusMessage, Delivery, EventBus } from '../streams/event-bus.js';
-import type { JsonObject, Position, RecordedEvent } from '../streams/event-store.js';
+import type { JsonObject, Position } from '../streams/event-store.js';
 import { isAfter, maxPosition, minPosition } from '../streams/position.js';
-import type { Projection, ProjectionContext, ProjectorId } from './projection.js';
-import type { ReadStore, StoredDocument, WriteOp } from './read-store.js';
+import {
+  foldDocuments,
+  foldTargets,
+  targetIds,
+  toWriteOps,
+  type FoldChange,
+  type FoldTarget,
+} from './fold.js';
+import type { Projection, ProjectorId } from './projection.js';
+import type { ReadStore, StoredDocument } from './read-store.js';
 
 /** What one committed batch changed; `null` marks a deleted document. */
 export type CommittedChange = Readonly<{
@@ -33,6 +42,11 @@ export type ProjectorOptions<Doc extends JsonObject = JsonObject> = Readonly<{
   projection: Projection<Doc>;
   bus: EventBus;
   store: ReadStore;
+  /**
+   * The physical collection to write, which a rebuild may replace (see `switchCollection`).
+   * @default `collectionName(projection)`, the projection's first generation
+   */
+  collection?: string;
   /** The partitions this process owns. @default every partition of the bus */
   partitions?: readonly number[];
   /** Most messages folded in one batch. @default 500 */
@@ -50,8 +64,16 @@ export type WaitOptions = Readonly<{ signal?: AbortSignal; timeoutMs: number }>;
 
 export interface Projector {
   readonly id: ProjectorId;
+  /** The collection batches are written to now. */
   readonly collection: string;
   start(): Promise<void>;
+  /**
+   * Lets every partition finish its current batch and holds the next ones while `prepare`
+   * runs (for example, a rebuild replaying the log's tail into its shadow collection), then
+   * goes on writing to the collection `prepare` returns, from the same checkpoints. If
+   * `prepare` fails, nothing changes and the error is rethrown.
+   */
+  switchCollection(prepare: () => Promise<string>): Promise<void>;
   /** Lets each partition finish its current batch, then stores the checkpoints. */
   stop(): Promise<void>;
   /** How far the projection has surely got: the lowest progress over the owned partitions. */
@@ -93,9 +115,6 @@ type PartitionState = {
   failures: number;
 };
 
-type Target = Readonly<{ event: RecordedEvent; id: string }>;
-type Change<Doc> = Readonly<{ value: Doc | null; position: Position }>;
-
 const consoleLogger: ProjectorLogger = {
   info: () => undefined,
   warn: (fields, message) => console.warn(message, fields),
@@ -104,9 +123,7 @@ const consoleLogger: ProjectorLogger = {
 
 class ProjectionRunner<Doc extends JsonObject> implements Projector {
   readonly id: ProjectorId;
-  readonly collection: string;
   readonly #options: ProjectorOptions<Doc>;
-  readonly #handles: ReadonlySet<string>;
   readonly #partitions: ReadonlyMap<number, PartitionState>;
   readonly #maxBatch: number;
   readonly #checkpointIntervalMs: number;
@@ -114,12 +131,17 @@ class ProjectionRunner<Doc extends JsonObject> implements Projector {
   /** Waiters re-check their condition whenever progress moves. */
   readonly #waiters = new Set<() => void>();
   #running: { stopping: AbortController; loops: Promise<void>[] } | undefined;
+  #collection: string;
+  /** Batches being applied now; a switch waits for them to finish. */
+  #inFlight = 0;
+  #drained: (() => void) | undefined;
+  /** Set while a switch holds new batches back. */
+  #held: Promise<void> | undefined;
 
   constructor(options: ProjectorOptions<Doc>) {
     this.#options = options;
     this.id = projectorId(options.projection);
-    this.collection = collectionName(options.projection);
-    this.#handles = new Set(options.projection.handles);
+    this.#collection = options.collection ?? collectionName(options.projection);
     this.#maxBatch = positiveInteger('maxBatch', options.maxBatch ?? 500);
     this.#checkpointIntervalMs = options.checkpointIntervalMs ?? 1000;
     this.#logger = options.logger ?? consoleLogger;
@@ -147,6 +169,8 @@ class ProjectionRunner<Doc extends JsonObject> implements Projector {
       this.#advance(part, part.stored);
     }
     const stopping = new AbortController();
+    // One listener per partition loop and per wait; many partitions are not a leak.
+    setMaxListeners(0, stopping.signal);
     // Each loop calls bus.consume() before its first await, so every consumer is registered
     // when start() resolves: the in-process bus keeps only what is published after that.
     const loops = [...this.#partitions.values()].map((part) =>
@@ -154,6 +178,28 @@ class ProjectionRunner<Doc extends JsonObject> implements Projector {
     );
     this.#running = { stopping, loops };
     this.#logger.info({ partitions: [...this.#partitions.keys()] }, 'projector started');
+  }
+
+  get collection(): string {
+    return this.#collection;
+  }
+
+  async switchCollection(prepare: () => Promise<string>): Promise<void> {
+    if (this.#held !== undefined) throw new Error(`Projector ${this.id} is already switching`);
+    let release = (): void => undefined;
+    this.#held = new Promise((resolve) => (release = resolve));
+    try {
+      if (this.#inFlight > 0) await new Promise<void>((resolve) => (this.#drained = resolve));
+      this.#drained = undefined;
+      const next = await prepare();
+      const { projection, store } = this.#options;
+      await store.ensureCollection({ name: next, indexes: projection.indexes });
+      this.#collection = next;
+      this.#logger.info({ collection: next }, 'projector switched collection');
+    } finally {
+      this.#held = undefined;
+      release();
+    }
   }
 
   async stop(): Promise<void> {
@@ -216,12 +262,18 @@ class ProjectionRunner<Doc extends JsonObject> implements Projector {
   }
 
   async #handle(part: PartitionState, delivery: Delivery, stopping: AbortSignal): Promise<void> {
+    // A held batch waits unacknowledged: the bus slows down rather than losing it.
+    while (this.#held !== undefined) await this.#held;
+    this.#inFlight++;
     try {
       await this.#apply(part, delivery);
       part.failures = 0;
     } catch (error) {
       // Not acknowledged, so the bus delivers the batch again on the next iteration.
       await this.#failed(part, error, stopping, 'batch failed; it will be retried');
+    } finally {
+      this.#inFlight--;
+      if (this.#inFlight === 0) this.#drained?.();
     }
   }
 
@@ -241,9 +293,18 @@ class ProjectionRunner<Doc extends JsonObject> implements Projector {
     const last = delivery.messages.at(-1);
     // A replayed message may be older than the progress already made; never move back.
     const position = last === undefined ? undefined : maxPosition(part.progress, positionOf(last));
-    const targets = this.#targets(part, delivery.messages);
+    const events = delivery.messages.flatMap((m) => (m.kind === 'event' ? [m.event] : []));
+    const targets = foldTargets(
+      this.#options.projection,
+      events,
+      () => part.partition,
+      part.progress,
+    );
+    const collection = this.#collection;
     const changes =
-      targets.length === 0 ? new Map<string, Change<Doc>>() : await this.#fold(part, targets);
+      targets.length === 0
+        ? new Map<string, FoldChange<Doc>>()
+        : await this.#fold(collection, targets);
     if (position === undefined || changes.size === 0) {
       await delivery.ack();
       this.#advance(part, position);
@@ -251,35 +312,27 @@ class ProjectionRunner<Doc extends JsonObject> implements Projector {
       return;
     }
     const ops = toWriteOps(changes);
-    await this.#options.store.bulkWrite(this.collection, ops, { id: part.checkpointId, position });
+    await this.#options.store.bulkWrite(collection, ops, { id: part.checkpointId, position });
     part.stored = position;
     part.storedAt = performance.now();
     await delivery.ack();
     this.#advance(part, position);
-    await this.#committed(changes, position);
+    await this.#committed(collection, changes, position);
   }
 
-  /** The events this projection folds that the partition has not processed yet, with their document. */
-  #targets(part: PartitionState, messages: readonly BusMessage[]): Target[] {
-    const { projection } = this.#options;
-    const ctx: ProjectionContext = { partition: part.partition };
-    const targets: Target[] = [];
-    for (const message of messages) {
-      if (message.kind !== 'event' || !this.#handles.has(message.event.type)) continue;
-      if (!isAfter(message.event.position, part.progress)) continue;
-      const id = projection.documentId(message.event, ctx);
-      if (id !== undefined) targets.push({ event: message.event, id });
-    }
-    return targets;
+  async #fold(
+    collection: string,
+    targets: readonly FoldTarget[],
+  ): Promise<Map<string, FoldChange<Doc>>> {
+    const loaded = await this.#options.store.getMany(collection, targetIds(targets));
+    return foldDocuments(this.#options.projection, targets, loaded);
   }
 
-  async #fold(part: PartitionState, targets: readonly Target[]): Promise<Map<string, Change<Doc>>> {
-    const ids = [...new Set(targets.map((target) => target.id))];
-    const loaded = await this.#options.store.getMany(this.collection, ids);
-    return foldTargets(this.#options.projection, { partition: part.partition }, targets, loaded);
-  }
-
-  async #committed(changes: ReadonlyMap<string, Change<Doc>>, position: Position): Promise<void> {
+  async #committed(
+    collection: string,
+    changes: ReadonlyMap<string, FoldChange<Doc>>,
+    position: Position,
+  ): Promise<void> {
     const { onCommit } = this.#options;
     if (onCommit === undefined) return;
     const documents = new Map<string, StoredDocument | null>();
@@ -291,7 +344,7 @@ class ProjectionRunner<Doc extends JsonObject> implements Projector {
     }
     try {
       await onCommit({
-        collection: this.collection,
+        collection,
         ids: [...changes.keys()],
         position,
         documents,
@@ -345,44 +398,6 @@ class ProjectionRunner<Doc extends JsonObject> implements Projector {
       if (signal?.aborted === true) abort();
     });
   }
-}
-
-/**
- * Folds the batch's events in order onto the loaded documents and returns each changed
- * document with its last event's position. An event at or before a document's position was
- * already applied to it and must be skipped here, not only by the store's guard: in a replayed
- * batch that also holds new events, folding it again would count it twice in the document
- * that the new events then write.
- */
-function foldTargets<Doc extends JsonObject>(
-  projection: Projection<Doc>,
-  ctx: ProjectionContext,
-  targets: readonly Target[],
-  loaded: ReadonlyMap<string, StoredDocument>,
-): Map<string, Change<Doc>> {
-  const current = new Map<string, { value: Doc | undefined; position: Position | undefined }>();
-  const changes = new Map<string, Change<Doc>>();
-  for (const { event, id } of targets) {
-    let doc = current.get(id);
-    if (doc === undefined) {
-      const stored = loaded.get(id);
-      // The collection only ever holds what this projection version wrote.
-      doc = { value: stored?.value as Doc | undefined, position: stored?.position };
-      current.set(id, doc);
-    }
-    if (!isAfter(event.position, doc.position)) continue;
-    const next = projection.evolve(doc.value, event, ctx);
-    doc.value = next ?? undefined;
-    doc.position = event.position;
-    changes.set(id, { value: next, position: event.position });
-  }
-  return changes;
-}
-
-function toWriteOps<Doc extends JsonObject>(changes: ReadonlyMap<string, Change<Doc>>): WriteOp[] {
-  return [...changes].map(([id, { value, position }]) =>
-    value === null ? { kind: 'delete', id, position } : { kind: 'upsert', id, position, value },
-  );
 }
 
 function positionOf(message: BusMessage): Position {

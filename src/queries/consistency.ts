@@ -6,6 +6,8 @@ import { NotCaughtUpError, ValidationError } from '../errors.js';
 import type { Position } from '../streams/event-store.js';
 
 export const MIN_POSITION_HEADER = 'streamfold-min-position';
+/** Lets one request wait less (or, up to the configured maximum, more) than the default. */
+export const MAX_WAIT_HEADER = 'streamfold-max-wait-ms';
 export const POSITION_HEADER = 'Streamfold-Position';
 
 export type ProjectionProgress = Readonly<{
@@ -27,6 +29,21 @@ export function parsePosition(raw: string | string[] | undefined): Position | un
     });
   }
   return value.trim();
+}
+
+/**
+ * The wait a request asked for in `Streamfold-Max-Wait-Ms`, bounded by the configured maximum
+ * so a client cannot hold a connection (and a waiter) open for longer than the operator allows.
+ */
+export function parseMaxWait(raw: string | string[] | undefined, maxMs: number): number {
+  const value = (Array.isArray(raw) ? raw[0] : raw)?.trim();
+  if (value === undefined || value === '') return maxMs;
+  if (!/^\d{1,9}$/.test(value)) {
+    throw new ValidationError(`Streamfold-Max-Wait-Ms "${value}" is not a whole number of ms`, {
+      header: 'Streamfold-Max-Wait-Ms',
+    });
+  }
+  return Math.min(Number(value), maxMs);
 }
 
 export async function awaitPosition(

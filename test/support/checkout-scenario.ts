@@ -1,6 +1,7 @@
 /**
- * The foundation's end-to-end scenario over real HTTP. Every adapter combination runs it:
- * call `checkoutScenario` with a function that starts a server and returns its URL.
+ * The end-to-end checkout scenario over real HTTP. Every adapter combination runs it: call
+ * `checkoutScenario` with a function that starts a server (every role) and returns its URL.
+ * Orders are accepted with 202 and settled by the order-processing workflow.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { get, post } from './http.js';
@@ -8,14 +9,32 @@ import { get, post } from './http.js';
 export type ScenarioServer = Readonly<{ url: string; stop(): Promise<void> }>;
 
 type Command = { revision: number; position: string; orderId?: string; sku?: string };
-type Problem = {
-  type: string;
-  title: string;
-  status: number;
-  detail: string;
-  code: string;
-  rule?: string;
+type Problem = { type: string; status: number; code: string; rule?: string };
+type Order = {
+  orderId: string;
+  status: string;
+  totalCents: number | null;
+  reason?: string;
+  timeline: { status: string; at: string }[];
 };
+
+/** Polls an order until the workflow has settled it (confirmed or rejected). */
+export async function settledOrder(
+  url: string,
+  orderId: string,
+  timeoutMs = 15_000,
+): Promise<Order> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const response = await get<Order>(url, `/v1/orders/${orderId}`);
+    if (response.status === 200 && !['pending', 'reserving'].includes(response.body.status)) {
+      return response.body;
+    }
+    if (Date.now() > deadline)
+      throw new Error(`order ${orderId} did not settle: ${JSON.stringify(response.body)}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
 
 export function checkoutScenario(name: string, start: () => Promise<ScenarioServer>): void {
   describe(`checkout over HTTP, ${name}`, () => {
@@ -38,6 +57,13 @@ export function checkoutScenario(name: string, start: () => Promise<ScenarioServ
       return response;
     }
     const fresh = () => ({ 'streamfold-min-position': last });
+
+    async function place(body: Record<string, unknown>): Promise<string> {
+      const response = await command('/v1/orders', body, 202);
+      const orderId = String(response.body.orderId);
+      expect(response.headers.get('location')).toBe(`/v1/orders/${orderId}`);
+      return orderId;
+    }
 
     beforeAll(async () => {
       server = await start();
@@ -62,58 +88,60 @@ export function checkoutScenario(name: string, start: () => Promise<ScenarioServ
       expect(restock.body.revision).toBe(1);
     });
 
-    it('places, confirms, ships, cancels and reserves', async () => {
-      const first = await command(
-        '/v1/orders',
-        {
-          customerId: 'c1',
-          items: [
-            { sku: 'apple', quantity: 2 },
-            { sku: 'pear', quantity: 1 },
-          ],
-        },
-        201,
-      );
-      orders.first = String(first.body.orderId);
-      expect(first.headers.get('location')).toBe(`/v1/orders/${orders.first}`);
-      orders.second = String(
-        (
-          await command(
-            '/v1/orders',
-            { customerId: 'c1', items: [{ sku: 'pear', quantity: 3 }] },
-            201,
-          )
-        ).body.orderId,
-      );
-      orders.third = String(
-        (
-          await command(
-            '/v1/orders',
-            { orderId: 'o-3', customerId: 'c2', items: [{ sku: 'apple', quantity: 3 }] },
-            201,
-          )
-        ).body.orderId,
-      );
-      expect(orders.third).toBe('o-3');
+    it('accepts orders with 202 and settles them on the event-driven path', async () => {
+      orders.first = await place({
+        customerId: 'c1',
+        items: [
+          { sku: 'apple', quantity: 2 },
+          { sku: 'pear', quantity: 1 },
+        ],
+      });
+      const first = await settledOrder(url, orders.first);
+      expect(first).toMatchObject({ status: 'confirmed', totalCents: 2 * 120 + 250 });
+      expect(first.timeline.map((step) => step.status)).toEqual([
+        'pending',
+        'reserving',
+        'confirmed',
+      ]);
 
-      await command(`/v1/orders/${orders.first}/confirm`, {}, 200);
+      orders.second = await place({ customerId: 'c1', items: [{ sku: 'pear', quantity: 3 }] });
+      orders.third = await place({
+        orderId: 'o-3',
+        customerId: 'c2',
+        items: [{ sku: 'apple', quantity: 3 }],
+      });
+      expect(orders.third).toBe('o-3');
+      orders.tooMany = await place({ customerId: 'c3', items: [{ sku: 'apple', quantity: 1000 }] });
+      orders.unknown = await place({ customerId: 'c3', items: [{ sku: 'kiwi', quantity: 1 }] });
+      expect((await settledOrder(url, orders.second)).status).toBe('confirmed');
+      expect((await settledOrder(url, 'o-3')).status).toBe('confirmed');
+      expect(await settledOrder(url, orders.tooMany)).toMatchObject({
+        status: 'rejected',
+        reason: 'insufficient stock for apple',
+      });
+      expect(await settledOrder(url, orders.unknown)).toMatchObject({
+        status: 'rejected',
+        reason: 'unknown product kiwi',
+      });
+    });
+
+    it('ships and cancels', async () => {
       await command(`/v1/orders/${orders.first}/ship`, {}, 200);
       await command(`/v1/orders/${orders.second}/cancel`, { reason: 'changed my mind' }, 200);
-      await command('/v1/products/apple/reserve', { orderId: 'o-3', quantity: 3 }, 200);
-      await command(`/v1/orders/o-3/confirm`, {}, 200);
     });
 
     it('answers every read model accordingly', async () => {
-      const first = await get(url, `/v1/orders/${orders.first}`, fresh());
+      const first = await get<Order>(url, `/v1/orders/${orders.first}`, fresh());
       expect(first.status).toBe(200);
       expect(first.body).toMatchObject({
         orderId: orders.first,
         customerId: 'c1',
         status: 'shipped',
-        totalCents: 2 * 120 + 250,
+        totalCents: 490,
       });
-      expect((first.body.timeline as { status: string }[]).map((step) => step.status)).toEqual([
+      expect(first.body.timeline.map((step) => step.status)).toEqual([
         'pending',
+        'reserving',
         'confirmed',
         'shipped',
       ]);
@@ -128,16 +156,19 @@ export function checkoutScenario(name: string, start: () => Promise<ScenarioServ
       expect(c1.body.items.map((item) => item.orderId)).toEqual([orders.second, orders.first]);
       expect(c1.body.items.map((item) => item.status)).toEqual(['cancelled', 'shipped']);
 
+      // The cancelled order's stock is released by the workflow, after the cancel's position.
+      await eventually(async () => {
+        const pear = await get(url, '/v1/products/pear', fresh());
+        expect(pear.body).toMatchObject({ available: 4, reserved: 1 });
+      });
       const apple = await get(url, '/v1/products/apple', fresh());
       expect(apple.body).toMatchObject({
         sku: 'apple',
         name: 'Apple',
         priceCents: 120,
-        available: 7,
-        reserved: 3,
+        available: 5,
+        reserved: 5,
       });
-      const pear = await get(url, '/v1/products/pear', fresh());
-      expect(pear.body).toMatchObject({ available: 5, reserved: 0 });
 
       const now = Date.now();
       const from = new Date(now - 60 * 60_000).toISOString();
@@ -154,7 +185,7 @@ export function checkoutScenario(name: string, start: () => Promise<ScenarioServ
         }),
         { orders: 0, units: 0, revenueCents: 0 },
       );
-      expect(sum).toEqual({ orders: 3, units: 2 + 1 + 3 + 3, revenueCents: 490 + 750 + 360 });
+      expect(sum).toEqual({ orders: 3, units: 3 + 3 + 3, revenueCents: 490 + 750 + 360 });
     });
 
     it('pages through a customer’s orders with a cursor', async () => {
@@ -165,7 +196,7 @@ export function checkoutScenario(name: string, start: () => Promise<ScenarioServ
       );
       expect(page1.body.items.map((item) => item.orderId)).toEqual([orders.second]);
       expect(page1.body.nextCursor).toBeTypeOf('string');
-      const page2 = await get<{ items: { orderId: string }[]; nextCursor?: string }>(
+      const page2 = await get<{ items: { orderId: string }[] }>(
         url,
         `/v1/customers/c1/orders?limit=1&cursor=${encodeURIComponent(page1.body.nextCursor ?? '')}`,
       );
@@ -173,7 +204,7 @@ export function checkoutScenario(name: string, start: () => Promise<ScenarioServ
     });
 
     it('rejects bad input with problem+json and appends nothing', async () => {
-      const before = last;
+      const before = await get(url, '/v1/products/apple', fresh());
       const cases: [string, unknown, number, string][] = [
         ['/v1/orders', { customerId: 'c1', items: [] }, 400, 'STREAMFOLD_VALIDATION'],
         [
@@ -184,7 +215,13 @@ export function checkoutScenario(name: string, start: () => Promise<ScenarioServ
         ],
         [
           '/v1/orders',
-          { customerId: 'c1', items: [{ sku: 'kiwi', quantity: 1 }] },
+          { customerId: 'c1', items: [{ sku: 'apple', quantity: 1 }], extra: 1 },
+          400,
+          'STREAMFOLD_VALIDATION',
+        ],
+        [
+          '/v1/orders',
+          { orderId: 'o-3', customerId: 'c1', items: [{ sku: 'apple', quantity: 1 }] },
           422,
           'STREAMFOLD_RULE_VIOLATION',
         ],
@@ -219,9 +256,11 @@ export function checkoutScenario(name: string, start: () => Promise<ScenarioServ
         expect(response.body).toMatchObject({ status, code });
         expect(response.body.type).toMatch(/^urn:streamfold:problem:/);
       }
-      const unchanged = await get(url, '/v1/products/apple', fresh());
-      expect(unchanged.body).toMatchObject({ available: 7, reserved: 3 });
-      expect(last).toBe(before);
+      const after = await get(url, '/v1/products/apple', fresh());
+      expect(after.body).toEqual(before.body);
+      expect(after.headers.get('streamfold-position')).toBe(
+        before.headers.get('streamfold-position'),
+      );
     });
 
     it('answers unknown resources with 404 problem+json', async () => {
@@ -245,4 +284,16 @@ export function checkoutScenario(name: string, start: () => Promise<ScenarioServ
       );
     });
   });
+}
+
+async function eventually(check: () => Promise<void>, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await check();
+    } catch (error) {
+      if (Date.now() > deadline) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+  }
 }

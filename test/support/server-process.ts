@@ -34,7 +34,7 @@ export async function startServerProcess(
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
     child.once('exit', (code, signal) => resolve({ code, signal })),
   );
-  await waitForServing(child, () => output, exited, options.timeoutMs ?? 20_000);
+  await waitForServing(child, () => output, exited, options.timeoutMs ?? 60_000);
   return {
     url: `http://127.0.0.1:${port}`,
     child,

@@ -1,12 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
-import { RuleViolation } from '../../errors.js';
 import { commandReply, expectation } from '../../http/command-reply.js';
 import { CommandHeaders, CommandResult, Identifier, problemResponses } from '../../http/schemas.js';
 import type { CommandHandler } from '../command-handler.js';
-import { productDecider } from '../product/product.decider.js';
-import { productStreamId } from '../product/product.events.js';
 import { orderDecider } from './order.decider.js';
 import { orderStreamId } from './order.events.js';
 
@@ -26,6 +23,7 @@ const PlaceOrderBody = Type.Object(
       ),
       { minItems: 1, maxItems: 100 },
     ),
+    promoCode: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_-]{1,40}$' })),
   },
   { additionalProperties: false },
 );
@@ -58,22 +56,25 @@ export const orderCommandRoutes: FastifyPluginAsyncTypebox<{ commands: CommandHa
     {
       schema: {
         tags,
-        summary: 'Place an order',
+        summary: 'Place an order; it is reserved, priced and settled after the response',
         body: PlaceOrderBody,
-        response: { 201: OrderResult, ...problemResponses },
+        response: { 202: OrderResult, ...problemResponses },
       },
     },
+    // Only the append happens on the request path: stock, prices and discounts are settled by
+    // the order-processing workflow, and the client follows the order at its Location.
     async (request, reply) => {
+      const { customerId, items, promoCode } = request.body;
       const orderId = request.body.orderId ?? randomUUID();
-      const items = await priceItems(commands, request.body.items);
+      const data = { orderId, customerId, items };
       const outcome = await commands.execute(
         orderDecider,
         orderStreamId(orderId),
-        { type: 'PlaceOrder', data: { orderId, customerId: request.body.customerId, items } },
+        { type: 'PlaceOrder', data: promoCode === undefined ? data : { ...data, promoCode } },
         { metadata: { correlationId: request.id } },
       );
       void reply.header('Location', `/v1/orders/${encodeURIComponent(orderId)}`);
-      return commandReply(reply, 201, outcome, { orderId });
+      return commandReply(reply, 202, outcome, { orderId });
     },
   );
 
@@ -109,24 +110,3 @@ export const orderCommandRoutes: FastifyPluginAsyncTypebox<{ commands: CommandHa
     );
   }
 };
-
-/** Prices come from the products' own streams, so an order is priced as of its placement. */
-async function priceItems(
-  commands: CommandHandler,
-  items: readonly { sku: string; quantity: number }[],
-): Promise<{ sku: string; quantity: number; unitPriceCents: number }[]> {
-  const skus = [...new Set(items.map((item) => item.sku))];
-  const products = await Promise.all(
-    skus.map(
-      async (sku) => [sku, await commands.load(productDecider, productStreamId(sku))] as const,
-    ),
-  );
-  const prices = new Map<string, number>();
-  for (const [sku, product] of products) {
-    if (!product.state.registered) {
-      throw new RuleViolation('unknown-product', `Product ${sku} is not registered`, { sku });
-    }
-    prices.set(sku, product.state.priceCents);
-  }
-  return items.map((item) => ({ ...item, unitPriceCents: prices.get(item.sku) ?? 0 }));
-}

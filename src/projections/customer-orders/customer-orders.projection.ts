@@ -15,7 +15,8 @@ export type CustomerOrderDoc = Readonly<{
   orderId: string;
   customerId: string;
   status: OrderStatus;
-  totalCents: number;
+  /** Null until the order is confirmed with a pricing: orders are priced after placement. */
+  totalCents: number | null;
   /** Units across all lines (Σ quantity), not the number of lines. */
   itemCount: number;
   placedAt: string;
@@ -23,13 +24,13 @@ export type CustomerOrderDoc = Readonly<{
 }>;
 
 function placed(event: RecordedEvent & OrderPlaced): CustomerOrderDoc {
-  const { orderId, customerId, items, totalCents } = event.data;
+  const { orderId, customerId, items } = event.data;
   const at = event.metadata.occurredAt;
   return {
     orderId,
     customerId,
     status: 'pending',
-    totalCents,
+    totalCents: null,
     itemCount: items.reduce((units, item) => units + item.quantity, 0),
     placedAt: at,
     updatedAt: at,
@@ -47,6 +48,8 @@ export const customerOrdersProjection: Projection<CustomerOrderDoc> = {
     if (event.type === 'OrderPlaced') return placed(event);
     // No entry without its OrderPlaced: null on a missing document writes nothing.
     if (doc === undefined) return null;
-    return { ...doc, status: statusAfter[event.type], updatedAt: event.metadata.occurredAt };
+    const next = { ...doc, status: statusAfter[event.type], updatedAt: event.metadata.occurredAt };
+    const pricing = event.type === 'OrderConfirmed' ? event.data.pricing : undefined;
+    return pricing === undefined ? next : { ...next, totalCents: pricing.totalCents };
   },
 };

@@ -1,12 +1,15 @@
 /**
- * One document per order, everything an order page shows, with the history of its status.
- * Keyed by order id: every event of an order lives in its stream, so one partition.
+ * One document per order, everything an order page shows, with the history of its status:
+ * a client that was answered 202 follows its order here from pending through reserving to
+ * confirmed or rejected. Keyed by order id: every event of an order lives in its stream, so
+ * one partition.
  */
 import type {
   OrderEvent,
   OrderItem,
   OrderPlaced,
   OrderStatus,
+  Pricing,
 } from '../../commands/order/order.events.js';
 import { isOrderEvent, orderEventTypes, statusAfter } from '../../commands/order/order.events.js';
 import type { RecordedEvent } from '../../streams/event-store.js';
@@ -19,27 +22,35 @@ export type OrderViewDoc = Readonly<{
   customerId: string;
   status: OrderStatus;
   items: readonly OrderItem[];
-  totalCents: number;
+  /** Absent when the customer gave none. */
+  promoCode?: string;
+  /** Null until the order is confirmed with a pricing (a manual confirmation has none). */
+  pricing: Pricing | null;
+  /** pricing.totalCents, kept beside it so that lists and queries need not dig for it. */
+  totalCents: number | null;
   placedAt: string;
   updatedAt: string;
   /** Stream revision of the last event applied. */
   revision: number;
   /** Why the order was rejected or cancelled; absent when no reason was given. */
   reason?: string;
+  /** One step per status change, the first one `pending`. */
   timeline: readonly OrderTimelineEntry[];
 }>;
 
 type OrderRecord = RecordedEvent & OrderEvent;
 
 function placed(event: RecordedEvent & OrderPlaced): OrderViewDoc {
-  const { orderId, customerId, items, totalCents } = event.data;
+  const { orderId, customerId, items, promoCode } = event.data;
   const at = event.metadata.occurredAt;
   return {
     orderId,
     customerId,
     status: 'pending',
     items,
-    totalCents,
+    ...(promoCode === undefined ? {} : { promoCode }),
+    pricing: null,
+    totalCents: null,
     placedAt: at,
     updatedAt: at,
     revision: event.revision,
@@ -47,22 +58,30 @@ function placed(event: RecordedEvent & OrderPlaced): OrderViewDoc {
   };
 }
 
-function reasonOf(event: OrderRecord): string | undefined {
-  return event.type === 'OrderRejected' || event.type === 'OrderCancelled'
-    ? event.data.reason
-    : undefined;
+/** What an event adds beyond the status: a reason, or the pricing of a confirmation. */
+function detailsOf(event: OrderRecord): Partial<OrderViewDoc> {
+  switch (event.type) {
+    case 'OrderRejected':
+    case 'OrderCancelled':
+      return event.data.reason === undefined ? {} : { reason: event.data.reason };
+    case 'OrderConfirmed': {
+      const { pricing } = event.data;
+      return pricing === undefined ? {} : { pricing, totalCents: pricing.totalCents };
+    }
+    default:
+      return {};
+  }
 }
 
 function transitioned(doc: OrderViewDoc, event: OrderRecord): OrderViewDoc {
   const status = statusAfter[event.type];
   const at = event.metadata.occurredAt;
-  const reason = reasonOf(event);
   return {
     ...doc,
+    ...detailsOf(event),
     status,
     updatedAt: at,
     revision: event.revision,
-    ...(reason === undefined ? {} : { reason }),
     timeline: [...doc.timeline, { status, at }],
   };
 }

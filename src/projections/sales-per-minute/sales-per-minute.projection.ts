@@ -1,5 +1,7 @@
 /**
- * Orders placed per minute: a tumbling one-minute window in event time.
+ * Sales per minute: orders confirmed, their units and revenue, in a tumbling one-minute window
+ * of event time. An order is a sale once it is confirmed, not when it is placed: a placed order
+ * may still be rejected, and only the confirmation carries its price.
  *
  * The window comes from `metadata.occurredAt`, not from when the event is processed, so a late
  * event (a slow relay, a replay) is counted in the minute it happened, not the current one.
@@ -7,7 +9,7 @@
  * changed from one partition: each partition keeps its own document per minute
  * (id `<minute>#p<partition>`), and the query side sums a minute's partition documents.
  */
-import type { OrderPlaced } from '../../commands/order/order.events.js';
+import type { OrderConfirmed } from '../../commands/order/order.events.js';
 import { OrderEventType, isOrderEvent } from '../../commands/order/order.events.js';
 import type { RecordedEvent } from '../../streams/event-store.js';
 import type { Projection } from '../projection.js';
@@ -37,13 +39,13 @@ export function salesWindowId(minute: string, partition: number): string {
   return `${minute}#p${partition}`;
 }
 
-function orderPlaced(event: RecordedEvent): (RecordedEvent & OrderPlaced) | undefined {
-  return isOrderEvent(event) && event.type === 'OrderPlaced' ? event : undefined;
+function orderConfirmed(event: RecordedEvent): (RecordedEvent & OrderConfirmed) | undefined {
+  return isOrderEvent(event) && event.type === 'OrderConfirmed' ? event : undefined;
 }
 
 function counted(
   doc: SalesPerMinuteDoc | undefined,
-  event: RecordedEvent & OrderPlaced,
+  event: RecordedEvent & OrderConfirmed,
   minute: string,
   partition: number,
 ): SalesPerMinuteDoc {
@@ -53,26 +55,27 @@ function counted(
     ...base,
     orders: base.orders + 1,
     units: base.units + units,
-    revenueCents: base.revenueCents + event.data.totalCents,
+    // A manual confirmation carries no pricing: a sale of unknown value counts no revenue.
+    revenueCents: base.revenueCents + (event.data.pricing?.totalCents ?? 0),
   };
 }
 
 export const salesPerMinuteProjection: Projection<SalesPerMinuteDoc> = {
   name: 'sales-per-minute',
   version: 1,
-  handles: [OrderEventType.OrderPlaced],
+  handles: [OrderEventType.OrderConfirmed],
   indexes: [{ field: 'minute' }],
   // An event whose time does not parse has no window; it is skipped rather than blocking the
   // partition forever (the command handler always stamps a valid time, so this is defensive).
   documentId(event, ctx) {
-    if (orderPlaced(event) === undefined) return undefined;
+    if (orderConfirmed(event) === undefined) return undefined;
     const minute = minuteOf(event.metadata.occurredAt);
     return minute === undefined ? undefined : salesWindowId(minute, ctx.partition);
   },
   evolve(doc, event, ctx) {
-    const placed = orderPlaced(event);
+    const confirmed = orderConfirmed(event);
     const minute = minuteOf(event.metadata.occurredAt);
-    if (placed === undefined || minute === undefined) return doc ?? null;
-    return counted(doc, placed, minute, ctx.partition);
+    if (confirmed === undefined || minute === undefined) return doc ?? null;
+    return counted(doc, confirmed, minute, ctx.partition);
   },
 };

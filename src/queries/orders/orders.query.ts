@@ -26,12 +26,8 @@ export const orderQueryRoutes: FastifyPluginAsyncTypebox<QueryOptions> = async (
       },
     },
     async (request, reply) => {
-      await readYourWrites(
-        options,
-        orderViewProjection.name,
-        request.headers['streamfold-min-position'],
-      );
-      const doc = await options.documents.get(orderView, request.params.orderId);
+      const consistency = await readYourWrites(options, orderViewProjection.name, request.headers);
+      const doc = await options.documents.get(orderView, request.params.orderId, consistency);
       if (doc === undefined) throw new NotFoundError(`Order ${request.params.orderId} not found`);
       return sendDocument(reply, doc);
     },
@@ -59,11 +55,7 @@ export const orderQueryRoutes: FastifyPluginAsyncTypebox<QueryOptions> = async (
       },
     },
     async (request) => {
-      await readYourWrites(
-        options,
-        customerOrdersProjection.name,
-        request.headers['streamfold-min-position'],
-      );
+      await readYourWrites(options, customerOrdersProjection.name, request.headers);
       const { limit, cursor } = request.query;
       const page = await options.readStore.find(customerOrders, {
         where: { customerId: request.params.customerId },

@@ -24,12 +24,12 @@ export const productQueryRoutes: FastifyPluginAsyncTypebox<QueryOptions> = async
       },
     },
     async (request, reply) => {
-      await readYourWrites(
+      const consistency = await readYourWrites(
         options,
         productStockProjection.name,
-        request.headers['streamfold-min-position'],
+        request.headers,
       );
-      const doc = await options.documents.get(productStock, request.params.sku);
+      const doc = await options.documents.get(productStock, request.params.sku, consistency);
       if (doc === undefined) throw new NotFoundError(`Product ${request.params.sku} not found`);
       return sendDocument(reply, doc);
     },
@@ -56,11 +56,7 @@ export const productQueryRoutes: FastifyPluginAsyncTypebox<QueryOptions> = async
       },
     },
     async (request) => {
-      await readYourWrites(
-        options,
-        productStockProjection.name,
-        request.headers['streamfold-min-position'],
-      );
+      await readYourWrites(options, productStockProjection.name, request.headers);
       const { limit, cursor } = request.query;
       const page = await options.readStore.find(productStock, {
         limit,

@@ -53,11 +53,7 @@ export const salesQueryRoutes: FastifyPluginAsyncTypebox<QueryOptions> = async (
       },
     },
     async (request) => {
-      await readYourWrites(
-        options,
-        salesPerMinuteProjection.name,
-        request.headers['streamfold-min-position'],
-      );
+      await readYourWrites(options, salesPerMinuteProjection.name, request.headers);
       const { from, to } = window(request.query.from, request.query.to);
       return { from, to, minutes: await totals(options.readStore, collection, from, to) };
     },

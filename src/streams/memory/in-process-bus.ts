@@ -8,6 +8,7 @@
  * Embedded mode therefore starts every projector before the relay; a consumer that comes later
  * relies on that replay, not on this bus, for the past.
  */
+import { setMaxListeners } from 'node:events';
 import { ClosedError, ConfigError } from '../../errors.js';
 import type { BusMessage, ConsumeOptions, Delivery, EventBus } from '../event-bus.js';
 import type { Position, RecordedEvent } from '../event-store.js';
@@ -172,7 +173,8 @@ class InProcessBus implements EventBus {
   readonly #capacity: number;
   readonly #logs: readonly PartitionLog[];
   readonly #recent: RecentIds;
-  readonly #closing = new AbortController();
+  // Every waiting consumer listens for close: many consumers are not a leak.
+  readonly #closing = unlimited(new AbortController());
   /**
    * Publishes run one after another: a publish held back on one partition must not let a later
    * publish overtake it on another, or a stream's events could arrive out of order.
@@ -300,4 +302,9 @@ export function createInProcessBus(options: InProcessBusOptions = {}): EventBus 
     }
   }
   return new InProcessBus(partitions, capacity, dedupWindow);
+}
+
+function unlimited(controller: AbortController): AbortController {
+  setMaxListeners(0, controller.signal);
+  return controller;
 }

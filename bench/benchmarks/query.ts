@@ -1,0 +1,91 @@
+/**
+ * Queries: `GET /v1/orders/:orderId` served from the cache (a working set of 100 orders that
+ * the cache holds) and from the read store (every order of a log larger than the cache's
+ * 10,000 entries, requested in a cycle, so that LRU evicts each one long before it comes round
+ * again: a hit ratio of about zero by construction).
+ */
+import path from 'node:path';
+import { orderIdOf } from '../lib/checkout.js';
+import { runWorker } from '../lib/children.js';
+import {
+  latencyNote,
+  paced,
+  ratioTo,
+  throughput,
+  throughputNote,
+  waitForOrder,
+  withTempDir,
+} from '../lib/harness.js';
+import { onDeployment } from '../lib/streamfold.js';
+import type { Benchmark, Row } from '../lib/types.js';
+import type { SeedArg, SeedResult } from '../workers/seed.worker.js';
+import { CEILING } from './ceiling.js';
+
+const CACHED_SET = 100;
+const TARGET = 0.8;
+
+export const query: Benchmark = {
+  name: 'query',
+  description: 'GET /v1/orders/:orderId, cached and uncached',
+  run: ({ profile, earlier, log }) =>
+    withTempDir('query', async (dir) => {
+      const orders = profile.uncachedOrders;
+      const seeded = await runWorker<SeedResult>('workers/seed.worker.ts', {
+        path: path.join(dir, 'events.db'),
+        orders,
+        eventsPerOrder: 1,
+      } satisfies SeedArg);
+      log(`seeded ${seeded.events} events in ${seeded.seconds.toFixed(1)} s`);
+      return onDeployment(
+        'embedded',
+        dir,
+        async ({ url }) => {
+          await waitForOrder(url, seeded.lastOrderId, seeded.head, 300_000);
+          const ids = Array.from({ length: orders }, (_, i) => `/v1/orders/${orderIdOf(i)}`);
+          const cached = { method: 'GET', paths: ids.slice(0, CACHED_SET) } as const;
+          const uncached = { method: 'GET', paths: ids } as const;
+          const hot = await throughput(url, cached, profile);
+          const hotLatency = await paced(url, { ...cached, rate: profile.latencyRate }, profile);
+          const cold = await throughput(url, uncached, profile);
+          const coldLatency = await paced(url, { ...uncached, rate: profile.latencyRate }, profile);
+          const hotRatio = ratioTo(earlier, 'ceiling', CEILING.get, hot.throughput);
+          return [
+            {
+              benchmark: 'query',
+              name: `cached: ${CEILING.get}`,
+              value: Math.round(hot.throughput),
+              unit: 'req/s',
+              ...hotRatio,
+              target: `≥ ${TARGET * 100}% of the ceiling`,
+              ...(hotRatio.ratio === undefined ? {} : { met: hotRatio.ratio >= TARGET }),
+              note: `${throughputNote(hot, profile.connections)}; ${CACHED_SET} orders, all cached after warm-up`,
+            },
+            {
+              benchmark: 'query',
+              name: `cached: ${CEILING.getP99}`,
+              value: hotLatency.latency.p99,
+              unit: 'ms',
+              ...ratioTo(earlier, 'ceiling', CEILING.getP99, hotLatency.latency.p99),
+              note: latencyNote(hotLatency.latency, hotLatency, profile.latencyRate),
+            },
+            {
+              benchmark: 'query',
+              name: `uncached: ${CEILING.get}`,
+              value: Math.round(cold.throughput),
+              unit: 'req/s',
+              ...ratioTo(earlier, 'ceiling', CEILING.get, cold.throughput),
+              note: `${throughputNote(cold, profile.connections)}; ${orders} orders in a cycle, hit ratio ≈ 0 by construction`,
+            },
+            {
+              benchmark: 'query',
+              name: `uncached: ${CEILING.getP99}`,
+              value: coldLatency.latency.p99,
+              unit: 'ms',
+              note: latencyNote(coldLatency.latency, coldLatency, profile.latencyRate),
+            },
+          ] satisfies Row[];
+        },
+        { register: false },
+      );
+    }),
+};

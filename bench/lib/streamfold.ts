@@ -1,0 +1,86 @@
+/**
+ * Streamfold under test, in its own processes. `embedded` is one process with every role;
+ * `nats` is the distributed topology on one machine: API, relay and projector processes sharing
+ * the SQLite files and a NATS JetStream bus. A topology this build cannot run yet is reported as
+ * a slot with the reason, never as a number.
+ */
+import path from 'node:path';
+import { startServer, type Server } from './children.js';
+import { registerProducts } from './harness.js';
+
+export type Topology = 'embedded' | 'nats';
+
+export const NATS_URL = process.env.STREAMFOLD_TEST_NATS_URL ?? 'nats://127.0.0.1:4222';
+
+export type Deployment = Readonly<{ url: string; servers: readonly Server[] }>;
+
+/** Thrown when the topology is not part of this build (the server refused its configuration). */
+export class NotAvailable extends Error {}
+
+function baseEnv(dataDir: string): Record<string, string> {
+  return {
+    STREAMFOLD_EVENTSTORE_URL: `sqlite:${path.join(dataDir, 'events.db')}`,
+    STREAMFOLD_READSTORE_URL: `sqlite:${path.join(dataDir, 'read.db')}`,
+  };
+}
+
+async function serve(dataDir: string, env: Record<string, string>): Promise<Server> {
+  try {
+    return await startServer('servers/streamfold.server.ts', {
+      dataDir,
+      env: { ...baseEnv(dataDir), ...env },
+    });
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    const refused = /not part of this build|needs a shared bus|is not supported/.exec(message);
+    if (refused !== null) {
+      const line = message.split('\n').find((text) => text.includes(refused[0])) ?? message;
+      throw new NotAvailable(line.trim());
+    }
+    throw error;
+  }
+}
+
+/** Starts the topology on `dataDir` (fresh, or seeded beforehand) and registers the products. */
+export async function deploy(
+  topology: Topology,
+  dataDir: string,
+  options: { register?: boolean } = {},
+): Promise<Deployment> {
+  const servers: Server[] = [];
+  try {
+    if (topology === 'embedded') {
+      servers.push(await serve(dataDir, {}));
+    } else {
+      const bus = { STREAMFOLD_BUS_URL: NATS_URL, STREAMFOLD_PARTITIONS: '4' };
+      for (const role of ['projector', 'relay', 'api']) {
+        servers.push(await serve(dataDir, { ...bus, STREAMFOLD_ROLE: role }));
+      }
+    }
+    const url = servers.at(-1)?.url ?? '';
+    if (options.register !== false) await registerProducts(url);
+    return { url, servers };
+  } catch (error) {
+    await Promise.all(servers.map((server) => server.stop()));
+    throw error;
+  }
+}
+
+export async function undeploy(deployment: Deployment): Promise<void> {
+  for (const server of [...deployment.servers].reverse()) await server.stop();
+}
+
+/** Runs `use` on a deployment and always stops it; an unavailable topology becomes a slot row. */
+export async function onDeployment<T>(
+  topology: Topology,
+  dataDir: string,
+  use: (deployment: Deployment) => Promise<T>,
+  options: { register?: boolean } = {},
+): Promise<T> {
+  const deployment = await deploy(topology, dataDir, options);
+  try {
+    return await use(deployment);
+  } finally {
+    await undeploy(deployment);
+  }
+}

@@ -1,0 +1,100 @@
+/**
+ * The on-the-request-path baseline: the same API, adapters and projections as Streamfold, but
+ * composed the naive way. Each command appends, then updates every read model and notifies
+ * the bus before it answers, so the response waits for all of it. The read-model updates are
+ * serialised, as a transaction around them would be: two requests folding into the same
+ * document (a customer's list, a minute's sales) must not lose each other's update.
+ */
+import path from 'node:path';
+import { createCommandHandler, type CommandHandler } from '../../src/commands/command-handler.js';
+import { buildApp } from '../../src/http/app.js';
+import { checkoutProjections } from '../../src/projections/index.js';
+import { collectionName } from '../../src/projections/projector.js';
+import { createSqliteReadStore } from '../../src/projections/sqlite/sqlite-read-store.js';
+import { invalidateChanged } from '../../src/queries/cache-invalidation.js';
+import { createDocumentReader } from '../../src/queries/document-reader.js';
+import { createMemoryCache } from '../../src/queries/memory/memory-cache.js';
+import type { Position, RecordedEvent } from '../../src/streams/event-store.js';
+import { createInProcessBus } from '../../src/streams/memory/in-process-bus.js';
+import { partitionOf } from '../../src/streams/partition.js';
+import { isAfter, maxPosition } from '../../src/streams/position.js';
+import { createSqliteEventStore } from '../../src/streams/sqlite/sqlite-event-store.js';
+import { childArg, reportReady } from '../lib/children.js';
+
+const PARTITIONS = 4;
+const { dataDir } = childArg<{ dataDir: string }>();
+const eventStore = createSqliteEventStore({ path: path.join(dataDir, 'events.db') });
+const readStore = createSqliteReadStore({ path: path.join(dataDir, 'read.db') });
+const cache = createMemoryCache();
+const bus = createInProcessBus({ partitions: PARTITIONS });
+for (const projection of checkoutProjections) {
+  await readStore.ensureCollection({
+    name: collectionName(projection),
+    indexes: projection.indexes,
+  });
+}
+
+let applied: Position | undefined;
+let serial: Promise<unknown> = Promise.resolve();
+
+/** Folds the events into every read model that handles them, one document write at a time. */
+async function updateReadModels(events: readonly RecordedEvent[]): Promise<void> {
+  for (const event of events) {
+    const ctx = { partition: partitionOf(event.streamId, PARTITIONS) };
+    for (const projection of checkoutProjections) {
+      if (!projection.handles.includes(event.type)) continue;
+      const id = projection.documentId(event, ctx);
+      if (id === undefined) continue;
+      const collection = collectionName(projection);
+      const doc = await readStore.get(collection, id);
+      const next = projection.evolve(doc?.value, event, ctx);
+      const op =
+        next === null
+          ? ({ kind: 'delete', id, position: event.position } as const)
+          : ({ kind: 'upsert', id, position: event.position, value: next } as const);
+      await readStore.bulkWrite(collection, [op]);
+      const changed = next === null ? null : { position: event.position };
+      await invalidateChanged(cache, {
+        collection,
+        position: event.position,
+        documents: new Map([[id, changed]]),
+      });
+    }
+    applied = maxPosition(applied, event.position);
+  }
+}
+
+const inner = createCommandHandler({ store: eventStore });
+const commands: CommandHandler = {
+  load: inner.load,
+  async execute(decider, streamId, command, options) {
+    const outcome = await inner.execute(decider, streamId, command, options);
+    if (outcome.events.length === 0) return outcome;
+    const fromRevision = outcome.revision - outcome.events.length + 1;
+    const recorded = await eventStore.readStream(streamId, { fromRevision });
+    const update = serial.then(() => updateReadModels(recorded));
+    serial = update.catch(() => undefined);
+    await update;
+    await bus.publish(recorded);
+    return outcome;
+  },
+};
+
+const app = await buildApp({
+  commands,
+  documents: createDocumentReader({ store: readStore, cache }),
+  readStore,
+  // Everything is applied before the response, so a reader never has anything to wait for.
+  progress: {
+    position: () => applied,
+    waitFor: async (_projection, position) => !isAfter(position, applied),
+  },
+  readiness: () => ({ ready: true, checks: { eventStore: 'ok', readStore: 'ok', relay: 'ok' } }),
+});
+reportReady(await app.listen({ port: 0, host: '127.0.0.1' }));
+process.once('SIGTERM', () => {
+  void app
+    .close()
+    .then(() => Promise.all([bus.close(), eventStore.close(), readStore.close(), cache.close()]))
+    .then(() => process.exit(0));
+});

@@ -1,0 +1,82 @@
+/**
+ * The pure part of projecting: which events change which documents, and what the documents
+ * become. Shared by the live projector (a bus delivery at a time) and the rebuild (large
+ * batches read from the log), so that both write exactly the same documents.
+ */
+import type { JsonObject, Position, RecordedEvent } from '../streams/event-store.js';
+import { isAfter } from '../streams/position.js';
+import type { Projection, ProjectionContext } from './projection.js';
+import type { StoredDocument, WriteOp } from './read-store.js';
+
+/** An event the projection folds, with the document it changes and the partition it travels on. */
+export type FoldTarget = Readonly<{ event: RecordedEvent; id: string; partition: number }>;
+
+/** A document's new value (`null`: deleted) and the position of the last event applied to it. */
+export type FoldChange<Doc> = Readonly<{ value: Doc | null; position: Position }>;
+
+/**
+ * The events among `events` that the projection folds and that come after `after`, each with
+ * its document id. `partitionOf` says which partition an event travels on, because a
+ * projection may key documents by partition.
+ */
+export function foldTargets(
+  projection: Pick<Projection, 'handles' | 'documentId'>,
+  events: Iterable<RecordedEvent>,
+  partitionOf: (event: RecordedEvent) => number,
+  after?: Position,
+): FoldTarget[] {
+  const handles = new Set(projection.handles);
+  const targets: FoldTarget[] = [];
+  for (const event of events) {
+    if (!handles.has(event.type) || !isAfter(event.position, after)) continue;
+    const partition = partitionOf(event);
+    const ctx: ProjectionContext = { partition };
+    const id = projection.documentId(event, ctx);
+    if (id !== undefined) targets.push({ event, id, partition });
+  }
+  return targets;
+}
+
+/** The distinct document ids the targets change, to load them in one read. */
+export function targetIds(targets: readonly FoldTarget[]): string[] {
+  return [...new Set(targets.map((target) => target.id))];
+}
+
+/**
+ * Folds the targets in order onto the loaded documents and returns each changed document with
+ * its last event's position. An event at or before a document's position was already applied
+ * to it and must be skipped here, not only by the store's guard: in a replayed batch that also
+ * holds new events, folding it again would count it twice in the document that the new events
+ * then write.
+ */
+export function foldDocuments<Doc extends JsonObject>(
+  projection: Pick<Projection<Doc>, 'evolve'>,
+  targets: readonly FoldTarget[],
+  loaded: ReadonlyMap<string, StoredDocument>,
+): Map<string, FoldChange<Doc>> {
+  const current = new Map<string, { value: Doc | undefined; position: Position | undefined }>();
+  const changes = new Map<string, FoldChange<Doc>>();
+  for (const { event, id, partition } of targets) {
+    let doc = current.get(id);
+    if (doc === undefined) {
+      const stored = loaded.get(id);
+      // A collection only ever holds what this projection version wrote.
+      doc = { value: stored?.value as Doc | undefined, position: stored?.position };
+      current.set(id, doc);
+    }
+    if (!isAfter(event.position, doc.position)) continue;
+    const next = projection.evolve(doc.value, event, { partition });
+    doc.value = next ?? undefined;
+    doc.position = event.position;
+    changes.set(id, { value: next, position: event.position });
+  }
+  return changes;
+}
+
+export function toWriteOps<Doc extends JsonObject>(
+  changes: ReadonlyMap<string, FoldChange<Doc>>,
+): WriteOp[] {
+  return [...changes].map(([id, { value, position }]) =>
+    value === null ? { kind: 'delete', id, position } : { kind: 'upsert', id, position, value },
+  );
+}

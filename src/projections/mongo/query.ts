@@ -1,0 +1,197 @@
+/**
+ * Turns a `FindQuery` into a MongoDB filter, sort and limit that the `(doc.field, _id)`
+ * indexes serve. MongoDB ranges are type-bracketed (`{ $gt: 5 }` never matches a string) and
+ * a missing field sorts as null, first ascending and last descending: the port's semantics.
+ * Pages are keyset pages: the cursor names the last item's (sort value, id), and the next page
+ * is everything strictly after it in that order, so a deep page costs the same as the first.
+ */
+import type { Document, Filter, Sort } from 'mongodb';
+import { NotIndexedError, ValidationError } from '../../errors.js';
+import type { FieldCondition, FieldValue, FindQuery } from '../read-store.js';
+import { pathOf, type IndexMap, type StoredDoc } from './schema.js';
+
+export type SortDirection = 'asc' | 'desc';
+export type SortValue = string | number | boolean | null;
+
+export type CursorPosition = Readonly<{
+  field: string;
+  direction: SortDirection;
+  value: SortValue;
+  id: string;
+}>;
+
+export type MongoFind = Readonly<{
+  filter: Filter<StoredDoc>;
+  sort: Sort;
+  limit: number;
+  /** The sort field (`id` for the default order) and direction, for the next cursor. */
+  field: string;
+  direction: SortDirection;
+}>;
+
+const DEFAULT_LIMIT = 50;
+const MAX_LIMIT = 1000;
+const OPERATORS = { eq: '$eq', gt: '$gt', gte: '$gte', lt: '$lt', lte: '$lte' } as const;
+const FORMAT_VERSION = 1;
+const BASE64URL = /^[A-Za-z0-9_-]+$/;
+/** BSON comparison order of the JSON types, after null (which `{ f: null }` covers). */
+const TYPE_ORDER = ['number', 'string', 'object', 'array', 'bool'] as const;
+
+export function planFind(collection: string, indexes: IndexMap, query: FindQuery = {}): MongoFind {
+  const limit = checkLimit(query.limit);
+  const field = query.orderBy?.field ?? 'id';
+  const direction = query.orderBy?.direction ?? 'asc';
+  if (direction !== 'asc' && direction !== 'desc') {
+    throw new ValidationError(`orderBy.direction must be "asc" or "desc"`, { direction });
+  }
+  assertIndexed(collection, indexes, field);
+  // Tombstones (doc: null) are never found.
+  const clauses: Document[] = [{ doc: { $ne: null } }];
+  for (const [whereField, condition] of Object.entries(query.where ?? {})) {
+    assertIndexed(collection, indexes, whereField);
+    clauses.push({ [pathOf(whereField)]: conditionOf(condition) });
+  }
+  if (query.cursor !== undefined) {
+    const after = decodeCursor(query.cursor);
+    if (after.field !== field || after.direction !== direction) {
+      throw new ValidationError('The cursor belongs to a query with a different orderBy', {
+        cursorOrderBy: { field: after.field, direction: after.direction },
+      });
+    }
+    clauses.push(keysetAfter(after));
+  }
+  const order = direction === 'asc' ? 1 : -1;
+  const sort: Sort = field === 'id' ? { _id: order } : { [pathOf(field)]: order, _id: order };
+  const filter = (clauses.length === 1 ? clauses[0] : { $and: clauses }) as Filter<StoredDoc>;
+  return { filter, sort, limit, field, direction };
+}
+
+function checkLimit(limit: number | undefined): number {
+  if (limit === undefined) return DEFAULT_LIMIT;
+  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIMIT) {
+    throw new ValidationError(`limit must be an integer from 1 to ${MAX_LIMIT}`, { limit });
+  }
+  return limit;
+}
+
+function assertIndexed(collection: string, indexes: IndexMap, field: string): void {
+  if (field !== 'id' && !indexes.has(field)) throw new NotIndexedError(collection, field);
+}
+
+function conditionOf(condition: FieldCondition): Document {
+  if (typeof condition !== 'object' || condition === null) return { $eq: checkValue(condition) };
+  const entries = Object.entries(condition).filter(([, value]) => value !== undefined);
+  if (Array.isArray(condition) || entries.length === 0) {
+    throw new ValidationError('A condition is a value or an object of eq, gt, gte, lt, lte', {
+      condition,
+    });
+  }
+  const result: Document = {};
+  const kinds = new Set<string>();
+  for (const [operator, value] of entries) {
+    if (!Object.hasOwn(OPERATORS, operator)) {
+      throw new ValidationError(`Unknown operator "${operator}"; use eq, gt, gte, lt or lte`);
+    }
+    result[OPERATORS[operator as keyof typeof OPERATORS]] = checkValue(value);
+    kinds.add(typeof value);
+  }
+  if (kinds.size > 1) {
+    throw new ValidationError('The bounds of one condition must all be of one type');
+  }
+  return result;
+}
+
+/** Values arrive from untyped callers too (HTTP query strings): only JSON scalars pass. */
+function checkValue(value: FieldValue): FieldValue {
+  if (typeof value === 'string' || typeof value === 'boolean') return value;
+  if (typeof value === 'number' && Number.isFinite(value)) return value;
+  throw new ValidationError('A condition value must be a string, a finite number or a boolean', {
+    value,
+  });
+}
+
+/**
+ * Everything strictly after (value, id) in the sort order: the same value with a later id,
+ * a later value of the same type, or a value of a later type (range operators stay within
+ * one type, so the later types are named). Descending, the missing values come last.
+ */
+function keysetAfter(after: CursorPosition): Document {
+  const { field, direction, value, id } = after;
+  const idOp = direction === 'asc' ? '$gt' : '$lt';
+  if (field === 'id') return { _id: { [idOp]: id } };
+  const path = pathOf(field);
+  const sameValue = { [path]: value, _id: { [idOp]: id } };
+  if (value === null) {
+    return direction === 'asc'
+      ? { $or: [sameValue, { [path]: { $type: [...TYPE_ORDER] } }] }
+      : sameValue;
+  }
+  const rank = TYPE_ORDER.indexOf(typeName(value));
+  const branches: Document[] = [sameValue, { [path]: { [idOp]: value } }];
+  const later = direction === 'asc' ? TYPE_ORDER.slice(rank + 1) : TYPE_ORDER.slice(0, rank);
+  if (later.length > 0) branches.push({ [path]: { $type: later } });
+  if (direction === 'desc') branches.push({ [path]: null });
+  return { $or: branches };
+}
+
+function typeName(value: string | number | boolean): (typeof TYPE_ORDER)[number] {
+  if (typeof value === 'number') return 'number';
+  return typeof value === 'string' ? 'string' : 'bool';
+}
+
+/** The sort value of a stored document, for the cursor of the page it ends. */
+export function sortValueOf(doc: StoredDoc, field: string): SortValue {
+  if (field === 'id') return null;
+  const value: unknown = doc.doc?.[field];
+  if (value === undefined || value === null) return null;
+  if (typeof value === 'string' || typeof value === 'boolean') return value;
+  if (typeof value === 'number' && Number.isFinite(value)) return value;
+  // Objects and arrays compare field by field (or element-wise, multikey) in MongoDB; a
+  // cursor cannot name such a position faithfully, so say so instead of skipping documents.
+  throw new ValidationError(
+    `Cannot page by "${field}": a document holds an object or array there; index scalar fields`,
+    { field, id: doc._id },
+  );
+}
+
+export function encodeCursor(position: CursorPosition): string {
+  const { field, direction, value, id } = position;
+  const json = JSON.stringify([FORMAT_VERSION, field, direction, value, id]);
+  return Buffer.from(json, 'utf8').toString('base64url');
+}
+
+export function decodeCursor(cursor: string): CursorPosition {
+  // Buffer.from skips characters outside the alphabet, so check the alphabet first.
+  if (typeof cursor !== 'string' || !BASE64URL.test(cursor)) throw malformed();
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+  } catch {
+    throw malformed();
+  }
+  if (!Array.isArray(parsed) || parsed.length !== 5) throw malformed();
+  const [version, field, direction, value, id] = parsed as unknown[];
+  if (
+    version !== FORMAT_VERSION ||
+    typeof field !== 'string' ||
+    (direction !== 'asc' && direction !== 'desc') ||
+    !isSortValue(value) ||
+    typeof id !== 'string'
+  ) {
+    throw malformed();
+  }
+  return { field, direction, value, id };
+}
+
+function isSortValue(value: unknown): value is SortValue {
+  return (
+    value === null ||
+    typeof value === 'string' ||
+    typeof value === 'boolean' ||
+    (typeof value === 'number' && Number.isFinite(value))
+  );
+}
+
+function malformed(): ValidationError {
+  return new ValidationError('Malformed cursor; pass a nextCursor returned by find unchanged');
+}
