@@ -11,11 +11,23 @@ import { ingest } from './benchmarks/ingest.js';
 import { peer } from './benchmarks/peer.js';
 import { query } from './benchmarks/query.js';
 import { replay } from './benchmarks/replay.js';
+import { settle } from './benchmarks/settle.js';
+import { relay } from './benchmarks/relay.js';
 import { ROOT } from './lib/children.js';
 import { machine, writeReport } from './lib/report.js';
 import { PROFILES, type Benchmark, type Row } from './lib/types.js';
 
-const ALL: readonly Benchmark[] = [ceiling, ingest, freshness, query, replay, peer, baseline];
+const ALL: readonly Benchmark[] = [
+  ceiling,
+  ingest,
+  settle,
+  freshness,
+  relay,
+  query,
+  replay,
+  peer,
+  baseline,
+];
 const NEEDS_CEILING = new Set(['ingest', 'query']);
 
 function select(args: readonly string[]): Benchmark[] {

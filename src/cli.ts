@@ -52,6 +52,9 @@ async function main(args: readonly string[]): Promise<number> {
       projections: checkoutProjections,
       partitions: config.partitions,
       projectors: new Map(),
+      // Projector processes follow the registry every second; give them time, then replay the
+      // tail they may have applied to the old generation meanwhile.
+      followersMs: 2500,
       graceMs: 0,
       logger: { info: () => undefined, error: () => undefined },
     });

@@ -27,12 +27,16 @@ import { publishChanges, subscribeChanges } from './streams/nats/nats-changes.js
 import { createNatsLease } from './streams/nats/nats-lease.js';
 import { createNatsProgress, startProgressAnnouncer } from './streams/nats/nats-progress.js';
 import { createRelay } from './streams/relay.js';
+import type { ChangeFeed } from './queries/change-feed.js';
+import { documentChanges } from './queries/live/document-changes.js';
 
 export type StoreFactories = Readonly<{
   eventStore: () => EventStore;
   readStore: () => ReadStore;
   /** Starts the workflows (built by `main.ts`); resolves with their stop function. */
   workers: () => Promise<() => Promise<void>>;
+  /** The live-updates feed API processes serve SSE from (built by `main.ts`). */
+  changeFeed: () => Promise<ChangeFeed>;
 }>;
 
 type Component = Readonly<{ name: string; stop(): Promise<void> }>;
@@ -139,13 +143,21 @@ async function projectorComponents(
       logger.warn({ err: error, partition }, 'bus consumer interrupted; resuming'),
   });
   const changes = await publishChanges({ url, subject: names.changes });
+  const live = await stores.changeFeed();
   const role = await startProjectorRole({
     projections: checkoutProjections,
     bus,
     store: readStore,
     ...(config.projectorPartitions === undefined ? {} : { partitions: config.projectorPartitions }),
     logger,
-    onCommit: (change: CommittedChange) => changes.publish(change),
+    // Cache invalidation notices and live-update documents are independent of each other.
+    onCommit: async (change: CommittedChange) => {
+      const results = await Promise.allSettled([
+        Promise.resolve().then(() => changes.publish(change)),
+        live.publish(documentChanges(change)),
+      ]);
+      for (const result of results) if (result.status === 'rejected') throw result.reason;
+    },
   });
   const announcer = await startProgressAnnouncer({
     url,
@@ -156,6 +168,7 @@ async function projectorComponents(
     { name: 'read store', stop: () => readStore.close() },
     { name: 'bus', stop: () => bus.close() },
     { name: 'changes', stop: () => changes.close() },
+    { name: 'live feed', stop: () => live.close() },
     { name: 'projectors', stop: () => role.stop() },
     { name: 'progress', stop: () => announcer.stop() },
   ];

@@ -45,6 +45,7 @@ import { createNatsChangeFeed } from './queries/nats/nats-change-feed.js';
 import type { EventBus } from './streams/event-bus.js';
 import type { EventStore, Position } from './streams/event-store.js';
 import { createInProcessBus } from './streams/memory/in-process-bus.js';
+import { partitionOf } from './streams/partition.js';
 import { comparePositions, minPosition } from './streams/position.js';
 import { createEsdbEventStore } from './streams/esdb/esdb-event-store.js';
 import { createRelay, type Relay } from './streams/relay.js';
@@ -69,6 +70,7 @@ export async function startStreamfold(config: Config, logger: Logger): Promise<R
       eventStore: () => createEventStore(config),
       readStore: () => createReadStore(config),
       workers: () => startWorkerRole(config, logger),
+      changeFeed: () => createChangeFeed(config, logger),
     });
   }
   const eventStore = createEventStore(config);
@@ -147,7 +149,7 @@ export async function startStreamfold(config: Config, logger: Logger): Promise<R
       deadLetters: createDeadLetterStore(readStore),
       documents: routeDocuments(createDocumentReader({ store: readStore, cache }), active),
       readStore: routeReadStore(readStore, active),
-      progress: remote?.progress ?? progressOf(projectors),
+      progress: remote?.progress ?? progressOf(projectors, config.partitions),
       readiness: () => ({ ready, checks: { eventStore: 'ok', readStore: 'ok', relay: 'ok' } }),
       changes,
       idempotency,
@@ -376,12 +378,18 @@ async function startRelay(
   return relay.start(from === undefined ? {} : { after: from });
 }
 
-function progressOf(projectors: ReadonlyMap<string, Projector>): ProjectionProgress {
+function progressOf(
+  projectors: ReadonlyMap<string, Projector>,
+  partitions: number,
+): ProjectionProgress {
   return {
     position: (name) => projectors.get(name)?.progress(),
-    waitFor: async (name, position, timeoutMs) => {
+    waitFor: async (name, position, timeoutMs, streamId) => {
       const projector = projectors.get(name);
-      return projector === undefined ? false : projector.waitFor(position, { timeoutMs });
+      if (projector === undefined) return false;
+      return streamId === undefined
+        ? projector.waitFor(position, { timeoutMs })
+        : projector.waitForPartition(partitionOf(streamId, partitions), position, { timeoutMs });
     },
   };
 }

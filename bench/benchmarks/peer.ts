@@ -68,7 +68,9 @@ function rows(concurrency: number, sf: PeerResult, em: PeerResult): Row[] {
       name: `Streamfold: command p99, ${at}`,
       value: sf.latency.p99,
       unit: 'ms',
-      ...(usable ? ratio(sf.latency.p99, em.latency.p99) : {}),
+      ...(usable
+        ? { ...ratio(sf.latency.p99, em.latency.p99), ratioTo: `peer: Emmett: command p99, ${at}` }
+        : {}),
       target: 'ahead of the peer',
       ...(usable ? { met: sf.latency.p99 < em.latency.p99 } : {}),
     },
@@ -86,7 +88,12 @@ function rows(concurrency: number, sf: PeerResult, em: PeerResult): Row[] {
       name: `Streamfold: order-view rebuild, ${at} log`,
       value: sf.projectionEventsPerSecond,
       unit: 'events/s',
-      ...(usable ? ratio(sf.projectionEventsPerSecond, em.projectionEventsPerSecond) : {}),
+      ...(usable
+        ? {
+            ...ratio(sf.projectionEventsPerSecond, em.projectionEventsPerSecond),
+            ratioTo: `peer: Emmett: order-view rebuild, ${at} log (logs of different sizes)`,
+          }
+        : {}),
       note: `${sf.projectedEvents} events; relay → in-process bus → projector`,
     },
   ];

@@ -1,7 +1,9 @@
 /**
- * Replay: the order view rebuilt from a generated log, next to the raw read rate of the same
- * log in the same run, each in its own process so that each peak RSS is its own.
+ * Replay: the order view rebuilt from a generated log by the rebuild job's replay (from the
+ * event store, never the bus), next to the raw read rate of the same log in the same run, each
+ * in its own process so that each peak RSS is its own.
  */
+import os from 'node:os';
 import path from 'node:path';
 import { runWorker } from '../lib/children.js';
 import { round } from '../lib/histogram.js';
@@ -33,27 +35,32 @@ export const replay: Benchmark = {
         ...arg,
         mode: 'rebuild',
       } satisfies ReplayArg);
+      // Both sides share the machine with whatever else runs: say how busy it was.
+      const load = os
+        .loadavg()
+        .map((l) => l.toFixed(2))
+        .join(' ');
       const rawRate = raw.events / raw.seconds;
       const rebuildRate = rebuilt.events / rebuilt.seconds;
       const ratio = round(rebuildRate / rawRate, 3);
       return [
         {
           benchmark: 'replay',
-          name: 'raw log read (EventStore.readAll, batches of 1000)',
+          name: 'raw log read (EventStore.readAll, pages of 5000)',
           value: Math.round(rawRate),
           unit: 'events/s',
-          note: `${raw.events} events in ${raw.seconds.toFixed(2)} s, peak RSS ${raw.peakRssMb} MB`,
+          note: `${raw.events} events in ${raw.seconds.toFixed(2)} s, peak RSS ${raw.peakRssMb} MB, load ${load}`,
         },
         {
           benchmark: 'replay',
-          name: 'order-view rebuild (relay → in-process bus → projector, bulk writes)',
+          name: 'order-view rebuild (replayInto: readAll → fold in memory → bulkWrite per 20,000 events)',
           value: Math.round(rebuildRate),
           unit: 'events/s',
           ratio,
           ratioTo: 'replay: raw log read',
           target: '≥ 100,000 events/s and ≥ 50% of the raw read',
           met: rebuildRate >= 100_000 && ratio >= 0.5,
-          note: `${rebuilt.events} events in ${rebuilt.seconds.toFixed(2)} s (including process start-up of the store)`,
+          note: `${rebuilt.events} events in ${rebuilt.seconds.toFixed(2)} s into an empty SQLite read store, load ${load}`,
         },
         {
           benchmark: 'replay',

@@ -4,7 +4,9 @@
  * the SQLite files and a NATS JetStream bus. A topology this build cannot run yet is reported as
  * a slot with the reason, never as a number.
  */
+import { randomUUID } from 'node:crypto';
 import path from 'node:path';
+import { connect } from 'nats';
 import { startServer, type Server } from './children.js';
 import { registerProducts } from './harness.js';
 
@@ -12,7 +14,12 @@ export type Topology = 'embedded' | 'nats';
 
 export const NATS_URL = process.env.STREAMFOLD_TEST_NATS_URL ?? 'nats://127.0.0.1:4222';
 
-export type Deployment = Readonly<{ url: string; servers: readonly Server[] }>;
+export type Deployment = Readonly<{
+  url: string;
+  servers: readonly Server[];
+  /** The JetStream stream of a `nats` deployment, unique to it and deleted with it. */
+  stream?: string;
+}>;
 
 /** Thrown when the topology is not part of this build (the server refused its configuration). */
 export class NotAvailable extends Error {}
@@ -48,26 +55,48 @@ export async function deploy(
   options: { register?: boolean } = {},
 ): Promise<Deployment> {
   const servers: Server[] = [];
+  let stream: string | undefined;
   try {
     if (topology === 'embedded') {
       servers.push(await serve(dataDir, {}));
     } else {
-      const bus = { STREAMFOLD_BUS_URL: NATS_URL, STREAMFOLD_PARTITIONS: '4' };
+      // A stream (and the KV buckets named after it) of its own: a relay checkpoint left by an
+      // earlier run on the shared server must never apply to this fresh log.
+      stream = `bench-${randomUUID().slice(0, 8)}`;
+      const bus = {
+        STREAMFOLD_BUS_URL: `${NATS_URL}?stream=${stream}`,
+        STREAMFOLD_PARTITIONS: '4',
+      };
       for (const role of ['projector', 'relay', 'api']) {
         servers.push(await serve(dataDir, { ...bus, STREAMFOLD_ROLE: role }));
       }
     }
     const url = servers.at(-1)?.url ?? '';
     if (options.register !== false) await registerProducts(url);
-    return { url, servers };
+    return stream === undefined ? { url, servers } : { url, servers, stream };
   } catch (error) {
     await Promise.all(servers.map((server) => server.stop()));
+    if (stream !== undefined) await deleteNatsStream(stream);
     throw error;
   }
 }
 
 export async function undeploy(deployment: Deployment): Promise<void> {
   for (const server of [...deployment.servers].reverse()) await server.stop();
+  if (deployment.stream !== undefined) await deleteNatsStream(deployment.stream);
+}
+
+/** Deletes a deployment's JetStream stream and its KV buckets from the shared server. */
+export async function deleteNatsStream(stream: string): Promise<void> {
+  const nc = await connect({ servers: NATS_URL });
+  try {
+    const jsm = await nc.jetstreamManager();
+    for (const name of [stream, `KV_${stream}-checkpoints`, `KV_${stream}-leases`]) {
+      await jsm.streams.delete(name).catch(() => false);
+    }
+  } finally {
+    await nc.close();
+  }
 }
 
 /** Runs `use` on a deployment and always stops it; an unavailable topology becomes a slot row. */

@@ -7,26 +7,12 @@ import { randomUUID } from 'node:crypto';
 import Fastify from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
+import { PlaceOrderBody } from '../../src/commands/order/order.routes.js';
 import { CommandResult, Identifier } from '../../src/http/schemas.js';
 import { reportReady } from '../lib/children.js';
 import { PRICE_CENTS } from '../lib/checkout.js';
 
-// Mirrors the PlaceOrder body of src/commands/order/order.routes.ts, which does not export it.
-const PlaceOrderBody = Type.Object(
-  {
-    orderId: Type.Optional(Identifier),
-    customerId: Identifier,
-    items: Type.Array(
-      Type.Object(
-        { sku: Identifier, quantity: Type.Integer({ minimum: 1, maximum: 1_000_000 }) },
-        { additionalProperties: false },
-      ),
-      { minItems: 1, maxItems: 100 },
-    ),
-    promoCode: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_-]{1,40}$' })),
-  },
-  { additionalProperties: false },
-);
+// The very schema `POST /v1/orders` validates with, so both sides do the same work.
 const OrderResult = Type.Composite([Type.Object({ orderId: Identifier }), CommandResult]);
 const ProductResult = Type.Composite([Type.Object({ sku: Identifier }), CommandResult]);
 const Restock = Type.Object(

@@ -1,17 +1,16 @@
 /**
  * Replay, in its own process so that its peak RSS is its own. `raw` reads the whole log
- * through the EventStore port in batches and does nothing else: the rate any replay is bounded
- * by. `rebuild` builds the order view from the log into a fresh read store with the embedded
- * pipeline (relay, in-process bus, projector with position-guarded bulk writes), the code
- * path the embedded mode replays through on start-up.
+ * through the EventStore port in pages and does nothing else: the rate any replay is bounded
+ * by. `rebuild` rebuilds the order view from the log into a fresh read store with the rebuild
+ * job's replay (`replayInto`: large pages of `readAll`, folded in memory, one position-guarded
+ * bulk write with the replay checkpoint per batch), the code path `POST .../rebuild` runs.
  */
 import path from 'node:path';
 import { orderViewProjection } from '../../src/projections/index.js';
-import { createProjector } from '../../src/projections/projector.js';
+import { collectionName } from '../../src/projections/projector.js';
+import { replayInto } from '../../src/projections/rebuild/replay.js';
 import { createSqliteReadStore } from '../../src/projections/sqlite/sqlite-read-store.js';
 import type { Position } from '../../src/streams/event-store.js';
-import { createInProcessBus } from '../../src/streams/memory/in-process-bus.js';
-import { createRelay } from '../../src/streams/relay.js';
 import { createSqliteEventStore } from '../../src/streams/sqlite/sqlite-event-store.js';
 import { childArg, reportResult } from '../lib/children.js';
 
@@ -24,8 +23,10 @@ export type ReplayArg = Readonly<{
 }>;
 export type ReplayResult = Readonly<{ events: number; seconds: number; peakRssMb: number }>;
 
-const READ_BATCH = 1000;
-const quiet = { info: () => undefined, warn: console.warn, error: console.error };
+/** The replay's own page size, so that both sides read the log the same way. */
+const READ_PAGE = 5000;
+/** Events folded in memory per bulk write, the rebuild job's default. */
+const BATCH_EVENTS = 20_000;
 
 async function readRaw(arg: ReplayArg): Promise<number> {
   const store = createSqliteEventStore({ path: arg.eventsPath });
@@ -34,7 +35,7 @@ async function readRaw(arg: ReplayArg): Promise<number> {
   for (;;) {
     const batch = await store.readAll({
       ...(after === undefined ? {} : { after }),
-      maxCount: READ_BATCH,
+      maxCount: READ_PAGE,
     });
     const last = batch.at(-1);
     if (last === undefined) break;
@@ -46,34 +47,26 @@ async function readRaw(arg: ReplayArg): Promise<number> {
 }
 
 async function rebuild(arg: ReplayArg): Promise<number> {
-  const store = createSqliteEventStore({ path: arg.eventsPath });
-  const head = await store.headPosition();
-  const readStore = createSqliteReadStore({ path: path.join(arg.dir, 'rebuild-read.db') });
-  const bus = createInProcessBus({ partitions: 4 });
-  const projector = createProjector({
-    projection: orderViewProjection,
-    bus,
-    store: readStore,
-    logger: quiet,
-  });
-  const relay = createRelay({
+  const events = createSqliteEventStore({ path: arg.eventsPath });
+  const store = createSqliteReadStore({ path: path.join(arg.dir, 'rebuild-read.db') });
+  const projection = orderViewProjection;
+  const collection = `${collectionName(projection)}_g2`;
+  await store.ensureCollection({ name: collection, indexes: projection.indexes });
+  const result = await replayInto({
+    events,
     store,
-    bus,
-    checkpoints: {
-      get: (id) => readStore.getCheckpoint(id),
-      put: (id, position) => readStore.putCheckpoint({ id, position }),
-    },
-    logger: quiet,
+    projection,
+    collection,
+    checkpointId: `rebuild:${projection.name}:g2`,
+    partitions: 4,
+    pageSize: READ_PAGE,
+    batchEvents: BATCH_EVENTS,
   });
-  await projector.start();
-  await relay.start({});
-  if (head !== undefined && !(await projector.waitFor(head, { timeoutMs: 3_600_000 }))) {
-    throw new Error('the rebuild did not reach the head of the log');
+  await Promise.all([events.close(), store.close()]);
+  if (result.events !== arg.events) {
+    throw new Error(`replayed ${result.events} events of ${arg.events}`);
   }
-  await relay.stop();
-  await projector.stop();
-  await Promise.all([bus.close(), store.close(), readStore.close()]);
-  return arg.events;
+  return result.events;
 }
 
 const arg = childArg<ReplayArg>();

@@ -45,7 +45,20 @@ export type HandleResult<E> = Readonly<{
   position: Position | undefined;
 }>;
 
-type Cached = { state: unknown; revision: number; position: Position | undefined };
+type Cached = {
+  state: unknown;
+  revision: number;
+  /** Undefined while the append that produced this state is in flight. */
+  position: Position | undefined;
+  pending?: Promise<{ position: Position }>;
+};
+
+async function settledPosition(pending: Promise<{ position: Position }> | undefined) {
+  return pending?.then(
+    (result) => result.position,
+    () => undefined,
+  );
+}
 
 export type CommandHandlerOptions = Readonly<{
   store: EventStore;
@@ -98,27 +111,69 @@ export function createCommandHandler(options: CommandHandlerOptions): CommandHan
     return current;
   }
 
+  /**
+   * Decides in the stream's turn, then lets the next command of the stream decide against the
+   * state this one is about to commit while its append is still in flight. Same-stream commands
+   * thus share a group commit instead of each waiting for the previous one's fsync; an append
+   * that fails drops the cached state, and whatever was decided on top of it then fails its
+   * expected-revision check and is decided again.
+   */
+  async function decideAndAppend<C extends Command, E extends DomainEvent, S>(
+    decider: Decider<C, E, S>,
+    streamId: string,
+    command: C,
+    handleOptions: HandleOptions,
+  ) {
+    const generic = decider as unknown as Decider<Command, DomainEvent, S>;
+    const current = await load(generic, streamId);
+    assertExpected(streamId, handleOptions.expectedRevision, current.revision);
+    const decided = decider.decide(command, current.state as S);
+    if (decided.length === 0) return { decided, current, appending: undefined };
+    const events = decided.map((event, index) => toNewEvent(event, index, handleOptions, now()));
+    const appending = store.append(streamId, events, {
+      expectedRevision: current.revision < 0 ? 'no-stream' : current.revision,
+    });
+    let state = current.state as S;
+    for (const event of decided) state = decider.evolve(state, event);
+    const next: Cached = {
+      state,
+      revision: current.revision + decided.length,
+      position: undefined,
+      pending: appending,
+    };
+    states.set(streamId, next);
+    appending.then(
+      (result) => {
+        if (states.get(streamId) === next)
+          states.set(streamId, {
+            state: next.state,
+            revision: next.revision,
+            position: result.position,
+          });
+      },
+      () => states.delete(streamId),
+    );
+    return { decided, current, appending };
+  }
+
   async function execute<C extends Command, E extends DomainEvent, S>(
     decider: Decider<C, E, S>,
     streamId: string,
     command: C,
     handleOptions: HandleOptions = {},
   ): Promise<HandleResult<E>> {
-    const generic = decider as unknown as Decider<Command, DomainEvent, S>;
     for (let attempt = 0; ; attempt++) {
-      const current = await load(generic, streamId);
-      assertExpected(streamId, handleOptions.expectedRevision, current.revision);
-      const decided = decider.decide(command, current.state as S);
-      if (decided.length === 0) {
-        return { events: [], revision: current.revision, position: current.position };
+      const step = await queue(streamId, () =>
+        decideAndAppend(decider, streamId, command, handleOptions),
+      );
+      if (step.appending === undefined) {
+        const position = step.current.position ?? (await settledPosition(step.current.pending));
+        return { events: [], revision: step.current.revision, position };
       }
-      const events = decided.map((event, index) => toNewEvent(event, index, handleOptions, now()));
       try {
-        const result = await store.append(streamId, events, {
-          expectedRevision: current.revision < 0 ? 'no-stream' : current.revision,
-        });
+        const result = await step.appending;
         return {
-          events: decided,
+          events: step.decided,
           revision: result.nextExpectedRevision,
           position: result.position,
         };
@@ -133,7 +188,7 @@ export function createCommandHandler(options: CommandHandlerOptions): CommandHan
 
   return {
     execute: (decider, streamId, command, handleOptions) =>
-      queue(streamId, () => execute(decider, streamId, command, handleOptions)),
+      execute(decider, streamId, command, handleOptions),
     load: async <C extends Command, E extends DomainEvent, S>(
       decider: Decider<C, E, S>,
       streamId: string,

@@ -13,8 +13,18 @@ export const POSITION_HEADER = 'Streamfold-Position';
 export type ProjectionProgress = Readonly<{
   /** How far the projection has surely got, or undefined before its first event. */
   position(projection: string): Position | undefined;
-  /** Resolves true once the projection has passed `position`, false after `timeoutMs`. */
-  waitFor(projection: string, position: Position, timeoutMs: number): Promise<boolean>;
+  /**
+   * Resolves true once the projection has passed `position`, false after `timeoutMs`. With
+   * `streamId`, only that stream's partition must have passed it: a document built from one
+   * stream's events is complete once its partition is, without waiting for the others'
+   * watermarks.
+   */
+  waitFor(
+    projection: string,
+    position: Position,
+    timeoutMs: number,
+    streamId?: string,
+  ): Promise<boolean>;
 }>;
 
 const POSITION_SHAPE = /^[0-9A-Za-z:_.-]{1,64}$/;
@@ -51,9 +61,10 @@ export async function awaitPosition(
   projection: string,
   position: Position | undefined,
   timeoutMs: number,
+  streamId?: string,
 ): Promise<void> {
   if (position === undefined) return;
-  if (await progress.waitFor(projection, position, timeoutMs)) return;
+  if (await progress.waitFor(projection, position, timeoutMs, streamId)) return;
   throw new NotCaughtUpError(
     `Projection ${projection} has not reached position ${position} within ${timeoutMs} ms`,
     { projection, position, reached: progress.position(projection) ?? null },

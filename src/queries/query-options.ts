@@ -29,11 +29,13 @@ export async function readYourWrites(
   options: QueryOptions,
   projection: string,
   headers: IncomingHttpHeaders,
+  /** The one stream the queried document is built from, when there is one. */
+  streamId?: string,
 ): Promise<ReadOptions> {
   const position = parsePosition(headers[MIN_POSITION_HEADER]);
   if (position === undefined) return {};
   const timeoutMs = parseMaxWait(headers[MAX_WAIT_HEADER], options.timeoutMs);
-  await awaitPosition(options.progress, projection, position, timeoutMs);
+  await awaitPosition(options.progress, projection, position, timeoutMs, streamId);
   return { fresh: true };
 }
 

@@ -93,6 +93,7 @@ export function createRelay(options: RelayOptions): Relay {
       let after: Position | undefined;
       try {
         after = from === undefined ? await options.checkpoints.get(settings.id) : from.after;
+        await assertWithinLog(options.store, settings.id, after);
       } finally {
         starting = false;
       }
@@ -117,6 +118,21 @@ export function createRelay(options: RelayOptions): Relay {
 
     position: () => relay.acked,
   };
+}
+
+/**
+ * A checkpoint beyond the log's head belongs to another log (a wiped event store, or a bus
+ * shared by two deployments): relaying from it would silently skip every event, so refuse.
+ */
+async function assertWithinLog(store: EventStore, id: string, after: Position | undefined) {
+  if (after === undefined) return;
+  const head = await store.headPosition();
+  if (isAfter(after, head)) {
+    throw new ConfigError(
+      `Relay checkpoint ${id}=${after} is beyond the event log's head (${head ?? 'empty log'}): the bus holds another log's progress. Give this deployment its own bus stream (?stream= in STREAMFOLD_BUS_URL) or delete the checkpoint.`,
+      { checkpoint: after, head: head ?? null },
+    );
+  }
 }
 
 /** Events read from the log but not yet acknowledged, bounded by `maxInFlight`. */

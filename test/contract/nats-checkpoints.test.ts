@@ -72,7 +72,9 @@ describe.skipIf(!ok)('NATS KV checkpoints across a NATS restart', () => {
     await checkpoints.put('relay', at(10));
 
     await server.stop('SIGKILL');
-    await expect(checkpoints.put('relay', at(11))).rejects.toMatchObject({ code: ErrorCodes.OVERLOADED });
+    await expect(checkpoints.put('relay', at(11))).rejects.toMatchObject({
+      code: ErrorCodes.OVERLOADED,
+    });
     await server.start();
 
     // The same client reconnects on its own; retry as the relay's periodic save does.

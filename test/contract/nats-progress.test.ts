@@ -4,6 +4,7 @@
  * Each test uses a subject unique to the run.
  */
 import { randomUUID } from 'node:crypto';
+import { connect } from 'nats';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   createNatsProgress,
@@ -50,7 +51,7 @@ describe.skipIf(!ok)('projection progress over NATS', () => {
       const index = entries.findIndex((entry) => entry.partition === partition);
       entries[index] = { projection: 'order-view', partition, position: at(n) };
     };
-    return { reader, set };
+    return { reader, set, subject };
   }
 
   it('is the minimum over all partitions, and unknown until every partition has reported', async () => {
@@ -96,5 +97,17 @@ describe.skipIf(!ok)('projection progress over NATS', () => {
     expect(performance.now() - started).toBeGreaterThanOrEqual(350);
     expect(reader.position('order-view')).toBe(at(8));
     expect(reader.position('customer-orders')).toBeUndefined();
+  });
+
+  it('ignores messages on the subject that are not progress announcements', async () => {
+    const { reader, set, subject } = await setUp();
+    const nc = await connect({ servers: NATS_URL });
+    for (const junk of ['not json', '{"projection":"order-view"}', '[{"partition":"x"}]', 'null']) {
+      nc.publish(subject, new TextEncoder().encode(junk));
+    }
+    await nc.flush();
+    await nc.close();
+    for (const partition of [0, 1, 2, 3]) set(partition, 12);
+    expect(await reader.waitFor('order-view', at(12), 10_000)).toBe(true);
   });
 });

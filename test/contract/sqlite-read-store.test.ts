@@ -5,7 +5,7 @@ import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ConfigError, NotFoundError, ValidationError } from '../../src/errors.js';
 import type { ReadStore, WriteOp } from '../../src/projections/read-store.js';
-import { encodeCursor } from '../../src/projections/sqlite/cursor.js';
+import { encodeCursor } from '../../src/projections/cursor.js';
 import { planFind } from '../../src/projections/sqlite/query.js';
 import { createSqliteReadStore } from '../../src/projections/sqlite/sqlite-read-store.js';
 import { readStoreContract } from './read-store.contract.js';

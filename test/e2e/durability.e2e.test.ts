@@ -66,7 +66,10 @@ describe('durability of acknowledged commands', () => {
           'streamfold-min-position': highest,
         });
         expect(order.status, `${orderId}: ${JSON.stringify(order.body)}`).toBe(200);
-        expect(order.body).toMatchObject({ orderId, customerId: expect.stringMatching(/^c-/) as unknown });
+        expect(order.body).toMatchObject({
+          orderId,
+          customerId: expect.stringMatching(/^c-/) as unknown,
+        });
       }
       const customer = await get<{ items: unknown[] }>(
         second.url,

@@ -11,10 +11,12 @@ import { join } from 'node:path';
 import { connect } from 'nats';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Projection } from '../../src/projections/projection.js';
-import { collectionName, createProjector } from '../../src/projections/projector.js';
+import { checkoutProjections } from '../../src/projections/index.js';
+import { collectionName, createProjector, projectorId } from '../../src/projections/projector.js';
 import { createSqliteReadStore } from '../../src/projections/sqlite/sqlite-read-store.js';
 import type { Delivery, EventBus } from '../../src/streams/event-bus.js';
 import type { RecordedEvent } from '../../src/streams/event-store.js';
+import { durableName } from '../../src/streams/nats/jetstream-setup.js';
 import { createNatsBus } from '../../src/streams/nats/nats-bus.js';
 import { createNatsProgress } from '../../src/streams/nats/nats-progress.js';
 import { createSqliteEventStore } from '../../src/streams/sqlite/sqlite-event-store.js';
@@ -61,6 +63,7 @@ describe.skipIf(!ok)('NATS transport under faults', () => {
       cleanups.push(() => server.dispose());
       const c = await cluster(server.url);
       const load = startLoad(c.api.url, { prefix: 'nats-down' });
+      cleanups.push(async () => void (await load.stop()));
       await load.answeredMore(100);
 
       await server.stop('SIGKILL');
@@ -76,13 +79,26 @@ describe.skipIf(!ok)('NATS transport under faults', () => {
     },
   );
 
-  it('recovers from a projector SIGKILLed mid-stream and restarted', SLOW, async () => {
+  it('recovers from a projector SIGKILLed mid-batch and restarted', SLOW, async () => {
     const c = await cluster(NATS_URL);
     const load = startLoad(c.api.url, { prefix: 'projector-kill', pauseMs: 2 });
+    cleanups.push(async () => void (await load.stop()));
     await load.answeredMore(200);
 
-    const victim = c.projectors[0] as ServerProcess;
-    expect((await victim.kill('SIGKILL')).signal).toBe('SIGKILL');
+    // Processes are listed in the order they finished starting; pick the one owning 0,1.
+    let victim = c.projectors.find((p) => p.output().includes('"partitions":[0,1]'));
+    if (victim === undefined) throw new Error('no projector process owns partitions 0,1');
+    // Mid-batch: killed while JetStream counts messages handed to it and not acknowledged.
+    let unacked = 0;
+    for (let attempt = 1; unacked === 0; attempt++) {
+      await eventually(async () => ((await ackPending(c.stream)) > 0 ? true : undefined), 30_000);
+      expect((await victim.kill('SIGKILL')).signal).toBe('SIGKILL');
+      unacked = await ackPending(c.stream);
+      if (unacked === 0 && attempt < 5) victim = await c.startProjector('0,1');
+      else if (unacked === 0)
+        throw new Error('never caught the projector in the middle of a batch');
+    }
+    console.info(`projector SIGKILLed with ${unacked} messages handed out and not acknowledged`);
     await load.answeredMore(100);
     await c.startProjector('0,1');
     await load.answeredMore(100);
@@ -97,6 +113,7 @@ describe.skipIf(!ok)('NATS transport under faults', () => {
     const standby = c.relays.find((relay) => relay !== active) as ServerProcess;
     expect(leases(standby)).toBe(0);
     const load = startLoad(c.api.url, { prefix: 'relay-kill', pauseMs: 2 });
+    cleanups.push(async () => void (await load.stop()));
     await load.answeredMore(200);
 
     expect((await active.kill('SIGKILL')).signal).toBe('SIGKILL');
@@ -157,6 +174,23 @@ describe.skipIf(!ok)('NATS transport under faults', () => {
   );
 });
 
+/** Messages of partitions 0 and 1 handed to a checkout projector and not acknowledged yet. */
+async function ackPending(stream: string): Promise<number> {
+  const nc = await connect({ servers: NATS_URL });
+  try {
+    const jsm = await nc.jetstreamManager();
+    const durables = checkoutProjections.flatMap((projection) =>
+      [0, 1].map((partition) => durableName(projectorId(projection), partition)),
+    );
+    const infos = await Promise.all(
+      durables.map((durable) => jsm.consumers.info(stream, durable).catch(() => undefined)),
+    );
+    return infos.reduce((sum, info) => sum + (info?.num_ack_pending ?? 0), 0);
+  } finally {
+    await nc.close();
+  }
+}
+
 /** How often a relay process has logged taking the lease. */
 function leases(relay: ServerProcess): number {
   return relay.output().split('relay lease acquired').length - 1;
@@ -180,7 +214,9 @@ async function expectConverged(c: NatsCluster, natsUrl: string): Promise<Recorde
   try {
     const head = await events.headPosition();
     expect(head).toBeDefined();
-    await waitForProgress(progress, head ?? '', 120_000);
+    await waitForProgress(progress, head ?? '', 120_000).catch((error: unknown) => {
+      throw new Error(`${String(error)}\n${diagnostics(c)}`);
+    });
     const log = await readWholeLog(events);
     const counts = await expectReadModelsToEqualFold(reads, log, PARTITIONS);
     expect(counts['product-stock']).toBeGreaterThan(0);
@@ -191,6 +227,16 @@ async function expectConverged(c: NatsCluster, natsUrl: string): Promise<Recorde
     await reads.close();
     await events.close();
   }
+}
+
+/** The last lines of each background process, for failure messages. */
+function diagnostics(c: NatsCluster): string {
+  return [...c.relays, ...c.projectors]
+    .map((child) => {
+      const state = child.child.exitCode ?? child.child.signalCode ?? 'running';
+      return `--- pid ${child.child.pid} (${state}):\n${child.output().slice(-4_000)}`;
+    })
+    .join('\n');
 }
 
 /** Every event message on the bus, read by a fresh consumer per partition up to `head`. */
@@ -286,10 +332,13 @@ async function deleteStreams(url: string, names: readonly string[]): Promise<voi
   }
 }
 
-async function eventually<T>(probe: () => T | undefined, timeoutMs: number): Promise<T> {
+async function eventually<T>(
+  probe: () => T | undefined | Promise<T | undefined>,
+  timeoutMs: number,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const value = probe();
+    const value = await probe();
     if (value !== undefined && value !== false) return value;
     if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
     await new Promise((resolve) => setTimeout(resolve, 100));

@@ -3,6 +3,7 @@ import { startEmbedded, type Embedded } from '../support/embedded.js';
 import { get, post } from '../support/http.js';
 import { settledOrder } from '../support/checkout-scenario.js';
 import { startWebhookReceiver, type WebhookReceiver } from '../support/webhook-receiver.js';
+import { eventually } from '../support/eventually.js';
 
 type Letter = {
   id: string;
@@ -163,15 +164,3 @@ describe('order processing on the event-driven path', () => {
     expect(again.status).toBe(422);
   });
 });
-
-async function eventually<T>(check: () => Promise<T>, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      return await check();
-    } catch (error) {
-      if (Date.now() > deadline) throw error;
-      await new Promise((resolve) => setTimeout(resolve, 25));
-    }
-  }
-}

@@ -5,6 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { get, post } from './http.js';
+import { eventually } from './eventually.js';
 
 export type ScenarioServer = Readonly<{ url: string; stop(): Promise<void> }>;
 
@@ -284,16 +285,4 @@ export function checkoutScenario(name: string, start: () => Promise<ScenarioServ
       );
     });
   });
-}
-
-async function eventually(check: () => Promise<void>, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      return await check();
-    } catch (error) {
-      if (Date.now() > deadline) throw error;
-      await new Promise((resolve) => setTimeout(resolve, 25));
-    }
-  }
 }

@@ -201,6 +201,13 @@ describe('relay', () => {
     expect(publishedIds(control.calls)).toEqual(log.slice(3).map((e) => e.id));
   });
 
+  it('refuses a checkpoint beyond the log head, which belongs to another log', async () => {
+    await append(2);
+    await checkpoints.put('relay', '00000000000000000099');
+    await expect(relay().start()).rejects.toThrow(/beyond the event log's head/);
+    expect(control.calls).toEqual([]);
+  });
+
   it('publishes a watermark at the last relayed position once idle, on every partition', async () => {
     const all = consumeAll();
     const log = await append(4);

@@ -11,6 +11,7 @@ import type { EventStore } from '../../src/streams/event-store.js';
 import { createInProcessBus } from '../../src/streams/memory/in-process-bus.js';
 import { createRelay, type Relay } from '../../src/streams/relay.js';
 import { createSqliteEventStore } from '../../src/streams/sqlite/sqlite-event-store.js';
+import { eventually } from '../support/eventually.js';
 
 type Echo = { type: 'Echo'; data: { of: string } };
 /** Appends one `Echoed` per command: the workflow's effect, so duplicates would show. */
@@ -210,15 +211,3 @@ describe('workflow runner', () => {
     expect(handled).toEqual([]);
   });
 });
-
-async function eventually(check: () => void | Promise<void>, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      return await check();
-    } catch (error) {
-      if (Date.now() > deadline) throw error;
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    }
-  }
-}

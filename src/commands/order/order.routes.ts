@@ -12,7 +12,7 @@ const OrderResult = Type.Composite([Type.Object({ orderId: Identifier }), Comman
 const Reason = Type.String({ minLength: 1, maxLength: 500 });
 const tags = ['orders'];
 
-const PlaceOrderBody = Type.Object(
+export const PlaceOrderBody = Type.Object(
   {
     orderId: Type.Optional(Identifier),
     customerId: Identifier,

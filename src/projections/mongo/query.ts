@@ -8,17 +8,15 @@
 import type { Document, Filter, Sort } from 'mongodb';
 import { NotIndexedError, ValidationError } from '../../errors.js';
 import type { FieldCondition, FieldValue, FindQuery } from '../read-store.js';
+import {
+  decodeCursor,
+  type CursorPosition,
+  type SortDirection,
+  type SortValue,
+} from '../cursor.js';
 import { pathOf, type IndexMap, type StoredDoc } from './schema.js';
 
-export type SortDirection = 'asc' | 'desc';
-export type SortValue = string | number | boolean | null;
-
-export type CursorPosition = Readonly<{
-  field: string;
-  direction: SortDirection;
-  value: SortValue;
-  id: string;
-}>;
+export { encodeCursor } from '../cursor.js';
 
 export type MongoFind = Readonly<{
   filter: Filter<StoredDoc>;
@@ -32,8 +30,6 @@ export type MongoFind = Readonly<{
 const DEFAULT_LIMIT = 50;
 const MAX_LIMIT = 1000;
 const OPERATORS = { eq: '$eq', gt: '$gt', gte: '$gte', lt: '$lt', lte: '$lte' } as const;
-const FORMAT_VERSION = 1;
-const BASE64URL = /^[A-Za-z0-9_-]+$/;
 /** BSON comparison order of the JSON types, after null (which `{ f: null }` covers). */
 const TYPE_ORDER = ['number', 'string', 'object', 'array', 'bool'] as const;
 
@@ -152,46 +148,4 @@ export function sortValueOf(doc: StoredDoc, field: string): SortValue {
     `Cannot page by "${field}": a document holds an object or array there; index scalar fields`,
     { field, id: doc._id },
   );
-}
-
-export function encodeCursor(position: CursorPosition): string {
-  const { field, direction, value, id } = position;
-  const json = JSON.stringify([FORMAT_VERSION, field, direction, value, id]);
-  return Buffer.from(json, 'utf8').toString('base64url');
-}
-
-export function decodeCursor(cursor: string): CursorPosition {
-  // Buffer.from skips characters outside the alphabet, so check the alphabet first.
-  if (typeof cursor !== 'string' || !BASE64URL.test(cursor)) throw malformed();
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-  } catch {
-    throw malformed();
-  }
-  if (!Array.isArray(parsed) || parsed.length !== 5) throw malformed();
-  const [version, field, direction, value, id] = parsed as unknown[];
-  if (
-    version !== FORMAT_VERSION ||
-    typeof field !== 'string' ||
-    (direction !== 'asc' && direction !== 'desc') ||
-    !isSortValue(value) ||
-    typeof id !== 'string'
-  ) {
-    throw malformed();
-  }
-  return { field, direction, value, id };
-}
-
-function isSortValue(value: unknown): value is SortValue {
-  return (
-    value === null ||
-    typeof value === 'string' ||
-    typeof value === 'boolean' ||
-    (typeof value === 'number' && Number.isFinite(value))
-  );
-}
-
-function malformed(): ValidationError {
-  return new ValidationError('Malformed cursor; pass a nextCursor returned by find unchanged');
 }

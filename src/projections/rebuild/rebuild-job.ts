@@ -54,6 +54,13 @@ export type RebuildJobOptions = Readonly<{
   live: LiveSwitch;
   /** How long the replaced generation stays readable. @default 60_000 */
   graceMs?: number;
+  /**
+   * How long projectors in other processes may keep writing to the replaced generation before
+   * they see the switch (their registry poll). After it the job replays the log's tail once more
+   * into the new generation, so nothing they applied to the old one in that window is missing
+   * (position guards make the overlap harmless). @default 0: no followers elsewhere
+   */
+  followersMs?: number;
   /** Events folded in memory per bulk write. @default 20000 */
   batchEvents?: number;
   /** Called once the registry names the new generation, for example to refresh query routes. */
@@ -127,8 +134,12 @@ export function createRebuildJob(options: RebuildJobOptions): RebuildJob {
       active: { collection, generation, codeVersion },
       retired: [...current.retired, { collection: current.active.collection, dropAfter }],
     });
-    await store.deleteCheckpoint(checkpointId);
     await options.onSwitched?.(switched);
+    if ((options.followersMs ?? 0) > 0) {
+      await new Promise((resolve) => setTimeout(resolve, options.followersMs));
+      await replay();
+    }
+    await store.deleteCheckpoint(checkpointId);
     return collection;
   }
 

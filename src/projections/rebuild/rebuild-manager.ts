@@ -38,6 +38,13 @@ export type RebuildManagerOptions = Readonly<{
   createProjector?: (projection: Projection<JsonObject>, collection: string) => Projector;
   /** How long a replaced generation stays readable. @default 60_000 */
   graceMs?: number;
+  /**
+   * How long projectors in other processes may keep writing to the replaced generation before
+   * they see the switch (their registry poll). After it the job replays the log's tail once more
+   * into the new generation, so nothing they applied to the old one in that window is missing
+   * (position guards make the overlap harmless). @default 0: no followers elsewhere
+   */
+  followersMs?: number;
   /** Events folded in memory per bulk write. @default 20000 */
   batchEvents?: number;
   onSwitched?: (entry: RegistryEntry) => void | Promise<void>;
@@ -120,6 +127,7 @@ export function createRebuildManager(options: RebuildManagerOptions): RebuildMan
       partitions: options.partitions,
       live: liveSwitch(projection, building.collection),
       ...(options.graceMs === undefined ? {} : { graceMs: options.graceMs }),
+      ...(options.followersMs === undefined ? {} : { followersMs: options.followersMs }),
       ...(options.batchEvents === undefined ? {} : { batchEvents: options.batchEvents }),
       onSwitched: async (switched) => {
         await options.onSwitched?.(switched);
@@ -128,8 +136,10 @@ export function createRebuildManager(options: RebuildManagerOptions): RebuildMan
     });
     jobs.set(job.id, job);
     const run = job.run().then((status) => {
-      const log = status.state === 'failed' ? logger.error : logger.info;
-      log({ ...status }, `rebuild of ${projection.name} ${status.state}`);
+      const message = `rebuild of ${projection.name} ${status.state}`;
+      // Called as methods: loggers such as pino need their `this`.
+      if (status.state === 'failed') logger.error({ ...status }, message);
+      else logger.info({ ...status }, message);
       return status;
     });
     runs.set(job.id, run);

@@ -4,6 +4,7 @@
  * own fold, written with one position-guarded bulk write per batch that also stores the
  * replay's checkpoint, so a crash resumes from the last batch written.
  */
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { EventStore, JsonObject, Position, RecordedEvent } from '../../streams/event-store.js';
 import { comparePositions } from '../../streams/position.js';
 import { partitionOf } from '../../streams/partition.js';
@@ -61,6 +62,9 @@ export async function replayInto<Doc extends JsonObject>(
       });
       const wanted = options.until === undefined ? page : upTo(page, options.until);
       batch.push(...wanted);
+      // An embedded store answers without real I/O: yield so that queries and the live
+      // projector of this process are served between pages, not after the whole replay.
+      await yieldToEventLoop();
       if (page.length < pageSize || wanted.length < page.length) {
         done = true;
         break;

@@ -5,7 +5,7 @@
  */
 import { NotIndexedError, ValidationError } from '../../errors.js';
 import type { FieldCondition, FieldValue, FindQuery } from '../read-store.js';
-import { decodeCursor, type CursorPosition, type SortDirection } from './cursor.js';
+import { decodeCursor, type CursorPosition, type SortDirection } from '../cursor.js';
 import { fieldExpr, tableName, type IndexMap } from './schema.js';
 
 export type SqlValue = string | number;
@@ -157,7 +157,9 @@ function fullOrder(field: string, direction: SortDirection): Stretch {
  * boundary would make SQLite scan the index from the start instead.
  */
 function keysetAfter(after: CursorPosition): Stretch[] {
-  const { field, direction, value, id } = after;
+  const { field, direction, id } = after;
+  // SQLite stores JSON booleans as 1/0, so its cursors never carry a boolean; map one anyway.
+  const value = typeof after.value === 'boolean' ? Number(after.value) : after.value;
   const op = direction === 'asc' ? '>' : '<';
   const byId = { orderBy: `id ${direction}` };
   if (field === 'id') return [{ ...byId, clause: `id ${op} ?`, params: [id] }];

@@ -19,7 +19,7 @@ import type {
   StoredDocument,
   WriteOp,
 } from '../read-store.js';
-import { encodeCursor, type SortValue } from './cursor.js';
+import { encodeCursor, type SortValue } from '../cursor.js';
 import { planFind, type FindPlan, type SqlValue } from './query.js';
 import {
   META_DDL,

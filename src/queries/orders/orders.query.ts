@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
+import { orderStreamId } from '../../commands/order/order.events.js';
 import { NotFoundError } from '../../errors.js';
 import { customerOrdersProjection } from '../../projections/customer-orders/customer-orders.projection.js';
 import { orderViewProjection } from '../../projections/order-view/order-view.projection.js';
@@ -26,7 +27,12 @@ export const orderQueryRoutes: FastifyPluginAsyncTypebox<QueryOptions> = async (
       },
     },
     async (request, reply) => {
-      const consistency = await readYourWrites(options, orderViewProjection.name, request.headers);
+      const consistency = await readYourWrites(
+        options,
+        orderViewProjection.name,
+        request.headers,
+        orderStreamId(request.params.orderId),
+      );
       const doc = await options.documents.get(orderView, request.params.orderId, consistency);
       if (doc === undefined) throw new NotFoundError(`Order ${request.params.orderId} not found`);
       return sendDocument(reply, doc);

@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
+import { productStreamId } from '../../commands/product/product.events.js';
 import { NotFoundError } from '../../errors.js';
 import { productStockProjection } from '../../projections/product-stock/product-stock.projection.js';
 import { collectionName } from '../../projections/projector.js';
@@ -28,6 +29,7 @@ export const productQueryRoutes: FastifyPluginAsyncTypebox<QueryOptions> = async
         options,
         productStockProjection.name,
         request.headers,
+        productStreamId(request.params.sku),
       );
       const doc = await options.documents.get(productStock, request.params.sku, consistency);
       if (doc === undefined) throw new NotFoundError(`Product ${request.params.sku} not found`);

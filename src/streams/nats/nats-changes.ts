@@ -52,7 +52,13 @@ export async function subscribeChanges(
   nc.subscribe(options.subject ?? 'streamfold.changes', {
     callback: (error, msg) => {
       if (error !== null) return;
-      const wire = JSON.parse(decoder.decode(msg.data)) as Wire;
+      let wire: Wire;
+      try {
+        wire = JSON.parse(decoder.decode(msg.data)) as Wire;
+      } catch {
+        return; // Not a notice of ours; a lost notice only delays eviction.
+      }
+      if (!Array.isArray((wire as { documents?: unknown } | null)?.documents)) return;
       const documents = new Map(
         wire.documents.map(
           ([id, position]) => [id, position === null ? null : { position }] as const,

@@ -7,6 +7,7 @@
  * Core NATS, not JetStream: progress is a gauge, the next announcement supersedes a lost one.
  */
 import type { Subscription } from 'nats';
+import { partitionOf } from '../partition.js';
 import { sleep } from '../../async.js';
 import type { ProjectionProgress } from '../../queries/consistency.js';
 import type { Position } from '../event-store.js';
@@ -58,8 +59,13 @@ export async function startProgressAnnouncer(
         return true;
       });
       if (beat) lastBeat = performance.now();
-      // Publishing never blocks: while NATS is away the client buffers, then flushes.
-      if (changed.length > 0) nc.publish(subject, encoder.encode(JSON.stringify(changed)));
+      try {
+        // Publishing never blocks: while NATS is away the client buffers, then flushes.
+        if (changed.length > 0) nc.publish(subject, encoder.encode(JSON.stringify(changed)));
+      } catch {
+        // A gauge: the next heartbeat says it again. The loop must outlive any one failure.
+        lastBeat = 0;
+      }
       await sleep(checkMs, stopping.signal);
     }
   })();
@@ -98,7 +104,7 @@ export async function createNatsProgress(options: NatsProgressOptions): Promise<
   const sub: Subscription = nc.subscribe(options.subject ?? 'streamfold.progress', {
     callback: (error, msg) => {
       if (error !== null) return;
-      const entries = JSON.parse(decoder.decode(msg.data)) as PartitionProgress[];
+      const entries = parseProgress(msg.data);
       for (const { projection, partition, position } of entries) {
         if (position === undefined) continue;
         const partitions = byProjection.get(projection) ?? new Map<number, Position>();
@@ -119,8 +125,14 @@ export async function createNatsProgress(options: NatsProgressOptions): Promise<
 
   return {
     position,
-    waitFor(projection, target, timeoutMs) {
-      const reached = (): boolean => !isAfter(target, position(projection));
+    waitFor(projection, target, timeoutMs, streamId) {
+      const reached = (): boolean =>
+        !isAfter(
+          target,
+          streamId === undefined
+            ? position(projection)
+            : byProjection.get(projection)?.get(partitionOf(streamId, options.partitions)),
+        );
       if (reached()) return Promise.resolve(true);
       return new Promise((resolve) => {
         const check = (): void => {
@@ -154,4 +166,20 @@ export async function createNatsProgress(options: NatsProgressOptions): Promise<
       await closeNatsConnection(nc);
     },
   };
+}
+
+/** Anything on the subject that is not a list of progress entries is ignored, not fatal. */
+function parseProgress(data: Uint8Array): PartitionProgress[] {
+  try {
+    const parsed: unknown = JSON.parse(decoder.decode(data));
+    if (!Array.isArray(parsed)) return [];
+    return parsed.filter(
+      (entry: Partial<PartitionProgress> | null): entry is PartitionProgress =>
+        typeof entry?.projection === 'string' &&
+        Number.isInteger(entry.partition) &&
+        (entry.position === undefined || typeof entry.position === 'string'),
+    );
+  } catch {
+    return [];
+  }
 }

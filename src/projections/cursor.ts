@@ -1,15 +1,15 @@
 /**
- * Keyset cursors for `find`: where the previous page ended, as base64url JSON
+ * Keyset cursors for `find`, shared by every read-store adapter: where the previous page ended, as base64url JSON
  * `[version, sortField, direction, sortValue, id]`. The sort field and direction travel with
  * the cursor so that a cursor replayed against a different sort is refused instead of
  * silently skipping or repeating documents.
  */
-import { ValidationError } from '../../errors.js';
+import { ValidationError } from '../errors.js';
 
 export type SortDirection = 'asc' | 'desc';
 
-/** A sort value as SQLite returns it: JSON booleans arrive as 1/0, a missing field as null. */
-export type SortValue = string | number | null;
+/** A scalar sort value; a missing field is null (SQLite hands booleans back as 1/0). */
+export type SortValue = string | number | boolean | null;
 
 export type CursorPosition = Readonly<{
   /** `id` when the page is ordered by id alone. */
@@ -56,6 +56,7 @@ function isSortValue(value: unknown): value is SortValue {
   return (
     value === null ||
     typeof value === 'string' ||
+    typeof value === 'boolean' ||
     (typeof value === 'number' && Number.isFinite(value))
   );
 }
