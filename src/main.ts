@@ -240,7 +240,7 @@ function assertSupportedTopology(config: Config): void {
 
 function notBuiltYet(variable: string, url: URL): never {
   throw new ConfigError(
-    `${variable}=${url.href}: the ${url.protocol} adapter is not part of this build yet; use the embedded default`,
+    `${variable}=${url.href}: no adapter serves ${url.protocol} here; see the README's configuration table`,
     { variable },
   );
 }
@@ -285,7 +285,11 @@ function startWorkflows(
 /** Also used by the CLI (`src/cli.ts`), which runs rebuilds against the same stores. */
 export function createEventStore(config: Config): EventStore {
   const url = config.eventStoreUrl;
-  if (url.protocol === 'sqlite:') return createSqliteEventStore({ path: sqlitePath(url) });
+  if (url.protocol === 'sqlite:') {
+    // A relay in its own process sees the API's appends only by polling the file: poll often
+    // (an indexed read of nothing new costs microseconds) so freshness is not the poll interval.
+    return createSqliteEventStore({ path: sqlitePath(url), pollIntervalMs: 5 });
+  }
   if (url.protocol === 'esdb:' || url.protocol === 'kurrentdb:') {
     return createEsdbEventStore({ url: url.href });
   }
