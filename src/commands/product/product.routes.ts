@@ -3,7 +3,7 @@ import { Type } from '@sinclair/typebox';
 import { commandReply, expectation } from '../../http/command-reply.js';
 import { CommandHeaders, CommandResult, Identifier, problemResponses } from '../../http/schemas.js';
 import type { CommandHandler } from '../command-handler.js';
-import { productDecider } from './product.decider.js';
+import { productDecider, type ProductCommand } from './product.decider.js';
 import { productStreamId } from './product.events.js';
 
 const Sku = Identifier;
@@ -11,6 +11,28 @@ const Quantity = Type.Integer({ minimum: 1, maximum: 1_000_000_000 });
 const SkuParams = Type.Object({ sku: Sku });
 const ProductResult = Type.Composite([Type.Object({ sku: Sku }), CommandResult]);
 const tags = ['products'];
+
+/** The stock commands on one product: same route shape, their own body and command. */
+const STOCK_ACTIONS = [
+  {
+    path: 'restock',
+    summary: 'Add stock',
+    type: 'RestockProduct',
+    body: Type.Object({ quantity: Quantity }, { additionalProperties: false }),
+  },
+  {
+    path: 'reserve',
+    summary: 'Reserve stock for an order (at most once per order)',
+    type: 'ReserveStock',
+    body: Type.Object({ orderId: Identifier, quantity: Quantity }, { additionalProperties: false }),
+  },
+  {
+    path: 'release',
+    summary: "Release an order's reservation",
+    type: 'ReleaseStock',
+    body: Type.Object({ orderId: Identifier }, { additionalProperties: false }),
+  },
+] as const;
 
 export const productCommandRoutes: FastifyPluginAsyncTypebox<{ commands: CommandHandler }> = async (
   app,
@@ -47,78 +69,31 @@ export const productCommandRoutes: FastifyPluginAsyncTypebox<{ commands: Command
     },
   );
 
-  app.post(
-    '/v1/products/:sku/restock',
-    {
-      schema: {
-        tags,
-        summary: 'Add stock',
-        params: SkuParams,
-        headers: CommandHeaders,
-        body: Type.Object({ quantity: Quantity }, { additionalProperties: false }),
-        response: { 200: ProductResult, ...problemResponses },
+  for (const action of STOCK_ACTIONS) {
+    app.post(
+      `/v1/products/:sku/${action.path}`,
+      {
+        schema: {
+          tags,
+          summary: action.summary,
+          params: SkuParams,
+          headers: CommandHeaders,
+          body: action.body,
+          response: { 200: ProductResult, ...problemResponses },
+        },
       },
-    },
-    async (request, reply) => {
-      const { sku } = request.params;
-      const outcome = await commands.execute(
-        productDecider,
-        productStreamId(sku),
-        { type: 'RestockProduct', data: { sku, quantity: request.body.quantity } },
-        expectation(request.headers['if-match'], request.id),
-      );
-      return commandReply(reply, 200, outcome, { sku });
-    },
-  );
-
-  app.post(
-    '/v1/products/:sku/reserve',
-    {
-      schema: {
-        tags,
-        summary: 'Reserve stock for an order (at most once per order)',
-        params: SkuParams,
-        headers: CommandHeaders,
-        body: Type.Object(
-          { orderId: Identifier, quantity: Quantity },
-          { additionalProperties: false },
-        ),
-        response: { 200: ProductResult, ...problemResponses },
+      async (request, reply) => {
+        const { sku } = request.params;
+        const body = request.body as Record<string, unknown>;
+        const command = { type: action.type, data: { sku, ...body } } as ProductCommand;
+        const outcome = await commands.execute(
+          productDecider,
+          productStreamId(sku),
+          command,
+          expectation(request.headers['if-match'], request.id),
+        );
+        return commandReply(reply, 200, outcome, { sku });
       },
-    },
-    async (request, reply) => {
-      const { sku } = request.params;
-      const outcome = await commands.execute(
-        productDecider,
-        productStreamId(sku),
-        { type: 'ReserveStock', data: { sku, ...request.body } },
-        expectation(request.headers['if-match'], request.id),
-      );
-      return commandReply(reply, 200, outcome, { sku });
-    },
-  );
-
-  app.post(
-    '/v1/products/:sku/release',
-    {
-      schema: {
-        tags,
-        summary: "Release an order's reservation",
-        params: SkuParams,
-        headers: CommandHeaders,
-        body: Type.Object({ orderId: Identifier }, { additionalProperties: false }),
-        response: { 200: ProductResult, ...problemResponses },
-      },
-    },
-    async (request, reply) => {
-      const { sku } = request.params;
-      const outcome = await commands.execute(
-        productDecider,
-        productStreamId(sku),
-        { type: 'ReleaseStock', data: { sku, orderId: request.body.orderId } },
-        expectation(request.headers['if-match'], request.id),
-      );
-      return commandReply(reply, 200, outcome, { sku });
-    },
-  );
+    );
+  }
 };

@@ -6,14 +6,10 @@
  * is everything strictly after it in that order, so a deep page costs the same as the first.
  */
 import type { Document, Filter, Sort } from 'mongodb';
-import { NotIndexedError, ValidationError } from '../../errors.js';
+import { ValidationError } from '../../errors.js';
 import type { FieldCondition, FieldValue, FindQuery } from '../read-store.js';
-import {
-  decodeCursor,
-  type CursorPosition,
-  type SortDirection,
-  type SortValue,
-} from '../cursor.js';
+import { assertIndexed, checkLimit, cursorFor } from '../find-rules.js';
+import { type CursorPosition, type SortDirection, type SortValue } from '../cursor.js';
 import { pathOf, type IndexMap, type StoredDoc } from './schema.js';
 
 export { encodeCursor } from '../cursor.js';
@@ -27,8 +23,6 @@ export type MongoFind = Readonly<{
   direction: SortDirection;
 }>;
 
-const DEFAULT_LIMIT = 50;
-const MAX_LIMIT = 1000;
 const OPERATORS = { eq: '$eq', gt: '$gt', gte: '$gte', lt: '$lt', lte: '$lte' } as const;
 /** BSON comparison order of the JSON types, after null (which `{ f: null }` covers). */
 const TYPE_ORDER = ['number', 'string', 'object', 'array', 'bool'] as const;
@@ -48,30 +42,12 @@ export function planFind(collection: string, indexes: IndexMap, query: FindQuery
     clauses.push({ [pathOf(whereField)]: conditionOf(condition) });
   }
   if (query.cursor !== undefined) {
-    const after = decodeCursor(query.cursor);
-    if (after.field !== field || after.direction !== direction) {
-      throw new ValidationError('The cursor belongs to a query with a different orderBy', {
-        cursorOrderBy: { field: after.field, direction: after.direction },
-      });
-    }
-    clauses.push(keysetAfter(after));
+    clauses.push(keysetAfter(cursorFor(query.cursor, field, direction)));
   }
   const order = direction === 'asc' ? 1 : -1;
   const sort: Sort = field === 'id' ? { _id: order } : { [pathOf(field)]: order, _id: order };
   const filter = (clauses.length === 1 ? clauses[0] : { $and: clauses }) as Filter<StoredDoc>;
   return { filter, sort, limit, field, direction };
-}
-
-function checkLimit(limit: number | undefined): number {
-  if (limit === undefined) return DEFAULT_LIMIT;
-  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIMIT) {
-    throw new ValidationError(`limit must be an integer from 1 to ${MAX_LIMIT}`, { limit });
-  }
-  return limit;
-}
-
-function assertIndexed(collection: string, indexes: IndexMap, field: string): void {
-  if (field !== 'id' && !indexes.has(field)) throw new NotIndexedError(collection, field);
 }
 
 function conditionOf(condition: FieldCondition): Document {

@@ -8,14 +8,15 @@
  */
 import type { Document, IndexDescription } from 'mongodb';
 import { ValidationError } from '../../errors.js';
-import type { IndexSpec } from '../read-store.js';
 
 /** Declared indexes of every collection, so that every process knows what may be queried. */
 export const COLLECTIONS = '_sf_collections';
 export const CHECKPOINTS = '_sf_checkpoints';
 
 /** field → unique */
-export type IndexMap = ReadonlyMap<string, boolean>;
+import type { IndexMap } from '../find-rules.js';
+export type { IndexMap } from '../find-rules.js';
+export { mergeIndexes } from '../find-rules.js';
 
 export type StoredDoc = { _id: string; position: string; doc: Document | null };
 export type MetaDoc = { _id: string; fields?: Record<string, boolean> };
@@ -23,7 +24,6 @@ export type CheckpointDoc = { _id: string; position: string };
 
 const COLLECTION_NAME = /^[a-z][a-z0-9_]*$/;
 /** Field names become dotted paths and index names, so they are kept to identifiers. */
-const FIELD_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 /** The BSON types a unique index covers: a missing field or an explicit null never collides. */
 const UNIQUE_TYPES = ['number', 'string', 'bool', 'object', 'array'];
 
@@ -39,22 +39,6 @@ export function assertCollectionName(name: string): void {
 /** The stored path of a field: `id` is `_id`, every other field lives under `doc`. */
 export function pathOf(field: string): string {
   return field === 'id' ? '_id' : `doc.${field}`;
-}
-
-/** Checks the declared fields and folds them into what is already declared. */
-export function mergeIndexes(current: IndexMap, added: readonly IndexSpec[]): Map<string, boolean> {
-  const merged = new Map(current);
-  for (const index of added) {
-    if (typeof index.field !== 'string' || !FIELD_NAME.test(index.field) || index.field === 'id') {
-      throw new ValidationError(
-        `Invalid index field ${JSON.stringify(index.field)}: use a top-level identifier other than id`,
-        { field: index.field },
-      );
-    }
-    // Indexes are only ever added, as in the SQLite store: a running query path never loses one.
-    merged.set(index.field, (merged.get(index.field) ?? false) || index.unique === true);
-  }
-  return merged;
 }
 
 /**

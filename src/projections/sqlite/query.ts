@@ -3,9 +3,10 @@
  * only on the query's shape (fields, operators, sort, cursor kind), never on its values, so
  * the store can cache one prepared statement per shape.
  */
-import { NotIndexedError, ValidationError } from '../../errors.js';
+import { ValidationError } from '../../errors.js';
 import type { FieldCondition, FieldValue, FindQuery } from '../read-store.js';
-import { decodeCursor, type CursorPosition, type SortDirection } from '../cursor.js';
+import type { CursorPosition, SortDirection } from '../cursor.js';
+import { assertIndexed, checkLimit, cursorFor } from '../find-rules.js';
 import { fieldExpr, tableName, type IndexMap } from './schema.js';
 
 export type SqlValue = string | number;
@@ -22,8 +23,6 @@ export type FindPlan = Readonly<{
   direction: SortDirection;
 }>;
 
-const DEFAULT_LIMIT = 50;
-const MAX_LIMIT = 1000;
 const OPERATORS = { eq: '=', gt: '>', gte: '>=', lt: '<', lte: '<=' } as const;
 type Operator = keyof typeof OPERATORS;
 
@@ -48,7 +47,7 @@ export function planFind(collection: string, indexes: IndexMap, query: FindQuery
   const stretches =
     query.cursor === undefined
       ? [fullOrder(field, direction)]
-      : keysetAfter(checkCursor(query.cursor, field, direction));
+      : keysetAfter(cursorFor(query.cursor, field, direction));
 
   const select =
     field === 'id' ? 'id, position, doc' : `id, position, doc, ${fieldExpr(field)} AS sort_value`;
@@ -60,28 +59,6 @@ export function planFind(collection: string, indexes: IndexMap, query: FindQuery
     };
   });
   return { segments, limit, field, direction };
-}
-
-function checkCursor(cursor: string, field: string, direction: SortDirection): CursorPosition {
-  const after = decodeCursor(cursor);
-  if (after.field !== field || after.direction !== direction) {
-    throw new ValidationError('The cursor belongs to a query with a different orderBy', {
-      cursorOrderBy: { field: after.field, direction: after.direction },
-    });
-  }
-  return after;
-}
-
-function checkLimit(limit: number | undefined): number {
-  if (limit === undefined) return DEFAULT_LIMIT;
-  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIMIT) {
-    throw new ValidationError(`limit must be an integer from 1 to ${MAX_LIMIT}`, { limit });
-  }
-  return limit;
-}
-
-function assertIndexed(collection: string, indexes: IndexMap, field: string): void {
-  if (field !== 'id' && !indexes.has(field)) throw new NotIndexedError(collection, field);
 }
 
 function addCondition(

@@ -6,14 +6,15 @@
 import BetterSqlite3 from 'better-sqlite3';
 import type { Database } from 'better-sqlite3';
 import { ValidationError } from '../../errors.js';
-import type { CollectionSpec, IndexSpec } from '../read-store.js';
+import type { CollectionSpec } from '../read-store.js';
 
 /** field → unique */
-export type IndexMap = ReadonlyMap<string, boolean>;
+import type { IndexMap } from '../find-rules.js';
+export type { IndexMap } from '../find-rules.js';
+export { mergeIndexes } from '../find-rules.js';
 
 const COLLECTION_NAME = /^[a-z][a-z0-9_]*$/;
 /** Field names are spliced into JSON paths and SQL text, so they are kept to identifiers. */
-const FIELD_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 export const META_DDL = `
   CREATE TABLE IF NOT EXISTS _sf_collections (name TEXT PRIMARY KEY, spec TEXT NOT NULL) STRICT;
@@ -48,22 +49,6 @@ export function fieldExpr(field: string): string {
  */
 export function indexName(collection: string, field: string, unique: boolean): string {
   return `${unique ? 'ux' : 'ix'}_${collection}__${field.toLowerCase()}_${fnv1a(field)}`;
-}
-
-export function mergeIndexes(current: IndexMap, added: readonly IndexSpec[]): Map<string, boolean> {
-  const merged = new Map(current);
-  for (const index of added) {
-    if (typeof index.field !== 'string' || !FIELD_NAME.test(index.field) || index.field === 'id') {
-      throw new ValidationError(
-        `Invalid index field ${JSON.stringify(index.field)}: use a top-level identifier other than id`,
-        { field: index.field },
-      );
-    }
-    // Indexes are only ever added: dropping one under a running query path would turn its
-    // queries into NotIndexedErrors. A new projection version gets a new collection instead.
-    merged.set(index.field, (merged.get(index.field) ?? false) || index.unique === true);
-  }
-  return merged;
 }
 
 export function readIndexes(db: Database, collection: string): IndexMap | undefined {
