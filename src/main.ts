@@ -286,9 +286,10 @@ function startWorkflows(
 export function createEventStore(config: Config): EventStore {
   const url = config.eventStoreUrl;
   if (url.protocol === 'sqlite:') {
-    // A relay in its own process sees the API's appends only by polling the file: poll often
-    // (an indexed read of nothing new costs microseconds) so freshness is not the poll interval.
-    return createSqliteEventStore({ path: sqlitePath(url), pollIntervalMs: 5 });
+    // A relay in its own process sees the API's appends only by polling the file: it polls
+    // often so freshness is not the poll interval. In one process appends wake it directly.
+    const pollIntervalMs = config.role === 'relay' ? 5 : 100;
+    return createSqliteEventStore({ path: sqlitePath(url), pollIntervalMs });
   }
   if (url.protocol === 'esdb:' || url.protocol === 'kurrentdb:') {
     return createEsdbEventStore({ url: url.href });
