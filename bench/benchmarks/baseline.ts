@@ -1,7 +1,9 @@
 /**
  * The number behind the design: order placement done the naive way (append, then update every
- * read model and notify, all before the response) against Streamfold's deferred path (append,
- * answer; the read models follow), same API, adapters, payloads and load.
+ * read model and run the order workflow — reserve, price, confirm, notify — all before the
+ * response) against Streamfold's deferred path (append, answer; the workflow and the read
+ * models follow), same API, adapters, workflows, payloads and load: both do the same work per
+ * order, only where it happens differs.
  */
 import { startServer, withServers } from '../lib/children.js';
 import { orderBody } from '../lib/checkout.js';
@@ -44,7 +46,7 @@ export const baseline: Benchmark = {
     return [
       {
         benchmark: 'baseline',
-        name: `naive (read models + notify in the request): POST /v1/orders p99 (open loop)`,
+        name: `naive (read models, workflows and notification in the request): POST /v1/orders p99 (open loop)`,
         value: p99(naive),
         unit: 'ms',
         note: latencyNote(naive.latency.latency, naive.latency, profile.latencyRate),

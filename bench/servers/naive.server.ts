@@ -1,12 +1,21 @@
 /**
- * The on-the-request-path baseline: the same API, adapters and projections as Streamfold, but
- * composed the naive way. Each command appends, then updates every read model and notifies
- * the bus before it answers, so the response waits for all of it. The read-model updates are
- * serialised, as a transaction around them would be: two requests folding into the same
- * document (a customer's list, a minute's sales) must not lose each other's update.
+ * The on-the-request-path baseline: the same API, adapters, projections and workflows as
+ * Streamfold, but composed the naive way. Each command appends, updates every read model,
+ * publishes to the bus, and runs the workflows the new events trigger (reserve stock, price,
+ * confirm, notify), whose own commands do the same, all before it answers: the response waits
+ * for the whole order processing, which is exactly the work Streamfold does after the 202. The
+ * read-model updates are serialised, as a transaction around them would be: two requests
+ * folding into the same document (a customer's list, a minute's sales) must not lose each
+ * other's update.
  */
 import path from 'node:path';
+import { pino } from 'pino';
 import { createCommandHandler, type CommandHandler } from '../../src/commands/command-handler.js';
+import { deterministicId } from '../../src/commands/deterministic-id.js';
+import { createLogNotifier } from '../../src/commands/log/log-notifier.js';
+import { workflowId, type Workflow } from '../../src/commands/workflow.js';
+import { notificationWorkflow } from '../../src/commands/workflows/notification.workflow.js';
+import { orderProcessingWorkflow } from '../../src/commands/workflows/order-processing.workflow.js';
 import { buildApp } from '../../src/http/app.js';
 import { checkoutProjections } from '../../src/projections/index.js';
 import { collectionName } from '../../src/projections/projector.js';
@@ -64,6 +73,35 @@ async function updateReadModels(events: readonly RecordedEvent[]): Promise<void>
   }
 }
 
+// The same workflows as the embedded server, with its default (log) notifier, silenced.
+const workflows: readonly Workflow[] = [
+  orderProcessingWorkflow,
+  notificationWorkflow(createLogNotifier(pino({ level: 'silent' }))),
+];
+const running = new AbortController();
+
+/** Runs each workflow that reacts to the events, as the workflow runner would, but inline. */
+async function react(events: readonly RecordedEvent[]): Promise<void> {
+  for (const event of events) {
+    for (const workflow of workflows) {
+      if (!workflow.handles.includes(event.type)) continue;
+      const id = workflowId(workflow);
+      await workflow.handle(event, {
+        commands,
+        signal: running.signal,
+        execute: (decider, streamId, command, step) =>
+          commands.execute(decider, streamId, command, {
+            eventIds: (index) => deterministicId(id, event.id, step, String(index)),
+            metadata: {
+              correlationId: event.metadata.correlationId ?? event.id,
+              causationId: event.id,
+            },
+          }),
+      });
+    }
+  }
+}
+
 const inner = createCommandHandler({ store: eventStore });
 const commands: CommandHandler = {
   load: inner.load,
@@ -76,6 +114,7 @@ const commands: CommandHandler = {
     serial = update.catch(() => undefined);
     await update;
     await bus.publish(recorded);
+    await react(recorded);
     return outcome;
   },
 };
@@ -93,6 +132,7 @@ const app = await buildApp({
 });
 reportReady(await app.listen({ port: 0, host: '127.0.0.1' }));
 process.once('SIGTERM', () => {
+  running.abort();
   void app
     .close()
     .then(() => Promise.all([bus.close(), eventStore.close(), readStore.close(), cache.close()]))

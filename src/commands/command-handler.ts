@@ -125,9 +125,18 @@ export function createCommandHandler(options: CommandHandlerOptions): CommandHan
     handleOptions: HandleOptions,
   ) {
     const generic = decider as unknown as Decider<Command, DomainEvent, S>;
-    const current = await load(generic, streamId);
+    // A cached state is trusted without reading the stream: if another process appended
+    // meanwhile, the append's expected revision conflicts and the retry reads the stream. Only
+    // decisions a stale state could get wrong without a conflict read first: a client's
+    // expected revision, and a decision to append nothing.
+    const cached = handleOptions.expectedRevision === undefined ? states.get(streamId) : undefined;
+    let current = cached ?? (await load(generic, streamId));
     assertExpected(streamId, handleOptions.expectedRevision, current.revision);
-    const decided = decider.decide(command, current.state as S);
+    let decided = decider.decide(command, current.state as S);
+    if (decided.length === 0 && current === cached) {
+      current = await load(generic, streamId);
+      decided = decider.decide(command, current.state as S);
+    }
     if (decided.length === 0) return { decided, current, appending: undefined };
     const events = decided.map((event, index) => toNewEvent(event, index, handleOptions, now()));
     const appending = store.append(streamId, events, {

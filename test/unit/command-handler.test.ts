@@ -83,6 +83,56 @@ describe('command handler', () => {
     expect((await commands.load(counter, 'counter-4')).state).toBe(111);
   });
 
+  it('never lets a rule pass on a cached state another writer has moved past', async () => {
+    await commands.execute(counter, 'counter-6', { type: 'Add', data: { amount: 1 } });
+    await createCommandHandler({ store }).execute(counter, 'counter-6', {
+      type: 'Add',
+      data: { amount: 10 },
+    });
+    // On the cached state (1) this would pass; on the stream's state (11) it must not.
+    await expect(
+      commands.execute(counter, 'counter-6', { type: 'Add', data: { amount: 5, limit: 12 } }),
+    ).rejects.toBeInstanceOf(RuleViolation);
+    expect(await store.readStream('counter-6')).toHaveLength(2);
+  });
+
+  it("checks a client's expected revision against the stream, not a stale cache", async () => {
+    await commands.execute(counter, 'counter-7', { type: 'Add', data: { amount: 1 } });
+    await createCommandHandler({ store }).execute(counter, 'counter-7', {
+      type: 'Add',
+      data: { amount: 1 },
+    });
+    const result = await commands.execute(
+      counter,
+      'counter-7',
+      { type: 'Add', data: { amount: 1 } },
+      { expectedRevision: 1 },
+    );
+    expect(result.revision).toBe(2);
+  });
+
+  it('reads the stream before deciding to append nothing on a cached state', async () => {
+    type Drain = { type: 'Drain'; data: Record<string, never> };
+    const drain: Decider<Drain | Add, Added, number> = {
+      initialState: () => 0,
+      decide: (command, total) => {
+        if (command.type === 'Add')
+          return [{ type: 'Added', data: { amount: command.data.amount } }];
+        return total === 0 ? [] : [{ type: 'Added', data: { amount: -total } }];
+      },
+      evolve: (total, event) => total + event.data.amount,
+    };
+    await commands.execute(drain, 'counter-8', { type: 'Add', data: { amount: 0 } });
+    await createCommandHandler({ store }).execute(drain, 'counter-8', {
+      type: 'Add',
+      data: { amount: 5 },
+    });
+    // The cached total is 0 (nothing to drain); the stream's is 5.
+    const result = await commands.execute(drain, 'counter-8', { type: 'Drain', data: {} });
+    expect(result.events).toEqual([{ type: 'Added', data: { amount: -5 } }]);
+    expect((await commands.load(drain, 'counter-8')).state).toBe(0);
+  });
+
   it('appends nothing again when a workflow repeats a command with the same event ids', async () => {
     const ids = { eventIds: (i: number) => `00000000-0000-4000-8000-00000000000${i}` };
     const first = await commands.execute(

@@ -211,5 +211,17 @@ describe('product state', () => {
     const state = events.reduce(productDecider.evolve, productDecider.initialState());
     expect(state.onHand).toBe(7);
     expect([...state.reservations]).toEqual([['o-2', 3]]);
+    expect([...state.released]).toEqual(['o-1']);
+  });
+
+  it('keeps earlier states unchanged when later events are folded onto them', () => {
+    const before = [registered, reserved('o-1', 4)].reduce(
+      productDecider.evolve,
+      productDecider.initialState(),
+    );
+    const after = [reserved('o-2', 3), released('o-1', 4)].reduce(productDecider.evolve, before);
+    expect([...before.reservations]).toEqual([['o-1', 4]]);
+    expect(before.released.size).toBe(0);
+    expect([...after.reservations]).toEqual([['o-2', 3]]);
   });
 });

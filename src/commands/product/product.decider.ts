@@ -2,6 +2,7 @@
  * The product aggregate: a sku's price and stock. Stock on hand never goes negative, and each
  * order reserves a product's stock at most once, so a retried workflow step is harmless.
  */
+import { Map as PersistentMap, Set as PersistentSet } from 'immutable';
 import { NotFoundError, RuleViolation } from '../../errors.js';
 import { assertNonNegativeInteger, assertPositiveInteger } from '../checkout.rules.js';
 import type { Command, Decider } from '../decider.js';
@@ -32,10 +33,14 @@ export type ProductState = Readonly<{
   priceCents: number;
   /** Stock that no order has reserved. */
   onHand: number;
-  /** Live reservations: order id → quantity. */
-  reservations: ReadonlyMap<string, number>;
+  /**
+   * Live reservations: order id → quantity. Persistent collections: a hot product's stream
+   * holds one reservation per order ever placed for it, and each event shares the previous
+   * state's structure instead of copying it (copying made every reservation O(orders)).
+   */
+  reservations: PersistentMap<string, number>;
   /** Orders whose reservation was released; they have had their one reservation. */
-  released: ReadonlySet<string>;
+  released: PersistentSet<string>;
 }>;
 
 const initialState = (): ProductState => ({
@@ -44,16 +49,9 @@ const initialState = (): ProductState => ({
   name: '',
   priceCents: 0,
   onHand: 0,
-  reservations: new Map(),
-  released: new Set(),
+  reservations: PersistentMap(),
+  released: PersistentSet(),
 });
-
-/** Total stock held by live reservations. */
-export function reservedQuantity(state: ProductState): number {
-  let total = 0;
-  for (const quantity of state.reservations.values()) total += quantity;
-  return total;
-}
 
 function decide(command: ProductCommand, state: ProductState): readonly ProductEvent[] {
   switch (command.type) {
@@ -144,18 +142,16 @@ function reserved(state: ProductState, { data }: StockReserved): ProductState {
   return {
     ...state,
     onHand: state.onHand - data.quantity,
-    reservations: new Map(state.reservations).set(data.orderId, data.quantity),
+    reservations: state.reservations.set(data.orderId, data.quantity),
   };
 }
 
 function releasedStock(state: ProductState, { data }: StockReleased): ProductState {
-  const reservations = new Map(state.reservations);
-  reservations.delete(data.orderId);
   return {
     ...state,
     onHand: state.onHand + data.quantity,
-    reservations,
-    released: new Set(state.released).add(data.orderId),
+    reservations: state.reservations.delete(data.orderId),
+    released: state.released.add(data.orderId),
   };
 }
 

@@ -1,6 +1,7 @@
 /**
  * The embedded EventStore: an SQLite file in WAL mode, appends group-committed with one fsync
- * per batch, subscriptions woken in-process by commits and by polling for other processes.
+ * per batch on a writer thread, reads on this thread's connection, subscriptions woken
+ * in-process by commits and by polling for other processes.
  */
 import { ClosedError, ConfigError, ValidationError } from '../../errors.js';
 import type {
@@ -16,6 +17,7 @@ import type {
 } from '../event-store.js';
 import {
   createGroupCommitter,
+  createThreadedCommitter,
   type GroupCommitStats,
   type SerializedEvent,
 } from './group-commit.js';
@@ -54,7 +56,12 @@ export function createSqliteEventStore(options: SqliteEventStoreOptions): Sqlite
   const db = openDatabase(path);
   const statements = prepareStatements(db);
   const doorbell = createDoorbell();
-  const committer = createGroupCommitter(db, statements, doorbell.ring);
+  // A file's commits go to a writer thread, so their fsyncs never block this event loop; an
+  // in-memory database exists only on this connection, so it commits here.
+  const committer =
+    path === ':memory:'
+      ? createGroupCommitter(db, statements, doorbell.ring)
+      : createThreadedCommitter(path, doorbell.ring);
   let closed = false;
 
   function assertOpen(): void {
@@ -131,14 +138,13 @@ export function createSqliteEventStore(options: SqliteEventStoreOptions): Sqlite
       });
     },
 
-    close() {
-      if (closed) return Promise.resolve();
+    async close() {
+      if (closed) return;
       closed = true;
-      return attempt(() => {
-        committer.flush();
-        doorbell.ring();
-        db.close();
-      });
+      // Appends already accepted are written and acknowledged before the connection closes.
+      await committer.close();
+      doorbell.ring();
+      db.close();
     },
   };
 }
