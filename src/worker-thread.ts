@@ -48,6 +48,8 @@ export function startWorker<Reply>(
     idle: () => worker.unref(),
     async stop() {
       stopping = true;
+      // An idle (unreferenced) thread would not keep the process alive until it has exited.
+      worker.ref();
       worker.postMessage(null);
       await exited;
     },

@@ -26,4 +26,27 @@ describe('worker threads', () => {
     worker.post('crash');
     await expect.poll(() => exit?.message, { timeout: 10_000 }).toBe('asked to crash');
   });
+
+  it('stops an idle thread and waits for it, with nothing else keeping the process alive', async () => {
+    // In a child process whose only work is the thread: stop() must still be awaited to the end.
+    const { execFileSync } = await import('node:child_process');
+    const script = `
+      import { startWorker } from ${JSON.stringify(new URL('../../src/worker-thread.ts', import.meta.url).href)};
+      const worker = startWorker(new URL(${JSON.stringify(ECHO.href)}), undefined, {
+        onMessage: () => undefined,
+        onExit: () => undefined,
+      });
+      worker.idle();
+      await worker.stop();
+      console.log('stopped');
+    `;
+    const output = execFileSync(
+      process.execPath,
+      ['--import', 'tsx', '--input-type=module', '-e', script],
+      {
+        encoding: 'utf8',
+      },
+    );
+    expect(output.trim()).toBe('stopped');
+  });
 });
