@@ -22,6 +22,7 @@ function runSide(side: Side, concurrency: number, profile: Profile): Promise<Pee
         concurrency,
         warmupSeconds: profile.warmupSeconds,
         seconds: profile.peerSeconds,
+        commandTimeoutMs: profile.peerCommandTimeoutMs,
       } satisfies PeerArg,
       { timeoutMs: (profile.peerSeconds + profile.warmupSeconds) * 1000 * 4 + 120_000 },
     ),

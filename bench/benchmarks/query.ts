@@ -49,8 +49,10 @@ export const query: Benchmark = {
           const cold = await throughput(url, uncached, profile);
           const coldLatency = await paced(url, { ...uncached, rate: profile.latencyRate }, profile);
           const hotRatio = ratioTo(earlier, 'ceiling', CEILING.get, hot.throughput);
-          const hits = await hitRatio(url, cached.paths);
-          const coldHits = await hitRatio(url, uncached.paths.slice(CACHED_SET + orders / 2));
+          const samples = profile.hitRatioSamples;
+          const cycled = uncached.paths.slice(CACHED_SET + orders / 2);
+          const hits = await hitRatio(url, cached.paths, samples);
+          const coldHits = await hitRatio(url, cycled, samples);
           return [
             {
               benchmark: 'query',
@@ -75,14 +77,14 @@ export const query: Benchmark = {
               name: 'cached: hit ratio',
               value: hits,
               unit: 'ratio',
-              note: 'Streamfold-Cache header of 1,000 GETs over the cached set after the runs',
+              note: `Streamfold-Cache header of ${samples} GETs over the cached set after the runs`,
             },
             {
               benchmark: 'query',
               name: 'uncached: hit ratio',
               value: coldHits,
               unit: 'ratio',
-              note: 'Streamfold-Cache header of 1,000 GETs over the cycled orders after the runs',
+              note: `Streamfold-Cache header of ${samples} GETs over the cycled orders after the runs`,
             },
             {
               benchmark: 'query',
@@ -107,7 +109,7 @@ export const query: Benchmark = {
 };
 
 /** The share of answers served from the cache, from the `Streamfold-Cache` header. */
-async function hitRatio(url: string, paths: readonly string[], samples = 1000): Promise<number> {
+async function hitRatio(url: string, paths: readonly string[], samples: number): Promise<number> {
   let hits = 0;
   for (let i = 0; i < samples; i++) {
     const response = await fetch(`${url}${paths[i % paths.length] ?? '/'}`);

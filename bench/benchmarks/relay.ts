@@ -40,10 +40,9 @@ export const relay: Benchmark = {
   run: ({ profile, log }) =>
     orSlot('relay', [{ name: NAME, unit: 'events/s' }], () =>
       withTempDir('relay', async (dir) => {
-        const orders = profile.name === 'quick' ? 5_000 : 50_000;
         const seeded = await runWorker<SeedResult>('workers/seed.worker.ts', {
           path: path.join(dir, 'events.db'),
-          orders,
+          orders: profile.relayOrders,
           eventsPerOrder: 4,
         } satisfies SeedArg);
         log(`seeded ${seeded.events} events in ${seeded.seconds.toFixed(1)} s`);

@@ -13,6 +13,8 @@ export type PeerArg = Readonly<{
   concurrency: number;
   warmupSeconds: number;
   seconds: number;
+  /** A command not answered within this counts as failed instead of hanging the run. */
+  commandTimeoutMs: number;
 }>;
 
 export type PeerResult = Readonly<{
@@ -45,6 +47,7 @@ export async function commandLoops(
   seconds: number,
   run: string,
   place: (command: PlaceOrder) => Promise<unknown>,
+  timeoutMs: number,
 ): Promise<Outcome & { elapsed: number }> {
   const recorder = createRecorder();
   const outcome: Outcome = { count: 0, failures: 0, latency: recorder.summary() };
@@ -56,7 +59,7 @@ export async function commandLoops(
       const command = placeOrder(next++, run);
       const t0 = performance.now();
       try {
-        await withTimeout(place(command), COMMAND_TIMEOUT_MS);
+        await withTimeout(place(command), timeoutMs);
         recorder.record(performance.now() - t0);
         outcome.count++;
       } catch (error) {
@@ -69,9 +72,6 @@ export async function commandLoops(
   const elapsed = (performance.now() - started) / 1000;
   return { ...outcome, latency: recorder.summary(), elapsed };
 }
-
-/** A command that never settles counts as a failure instead of hanging the run. */
-const COMMAND_TIMEOUT_MS = 5000;
 
 function withTimeout<T>(pending: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;

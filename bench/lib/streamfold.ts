@@ -1,7 +1,8 @@
 /**
  * Streamfold under test, in its own processes. `embedded` is one process with every role;
- * `nats` is the distributed topology on one machine: API, relay and projector processes sharing
- * the SQLite files and a NATS JetStream bus. A topology this build cannot run yet is reported as
+ * `nats` is the distributed topology on one machine: API, relay, projector and worker (the order
+ * workflow) processes sharing the SQLite files and a NATS JetStream bus, so both topologies do
+ * the same work per order. A topology this build cannot run yet is reported as
  * a slot with the reason, never as a number.
  */
 import { randomUUID } from 'node:crypto';
@@ -67,9 +68,15 @@ export async function deploy(
         STREAMFOLD_BUS_URL: `${NATS_URL}?stream=${stream}`,
         STREAMFOLD_PARTITIONS: '4',
       };
-      for (const role of ['projector', 'relay', 'api']) {
-        servers.push(await serve(dataDir, { ...bus, STREAMFOLD_ROLE: role }));
-      }
+      // The roles find each other through NATS in whatever order they come up, as they would
+      // in production, so they start together: set-up, before anything is measured.
+      const roles = ['projector', 'worker', 'relay', 'api'].map((role) =>
+        serve(dataDir, { ...bus, STREAMFOLD_ROLE: role }),
+      );
+      const started = await Promise.allSettled(roles);
+      for (const role of started) if (role.status === 'fulfilled') servers.push(role.value);
+      const failed = started.find((role) => role.status === 'rejected');
+      if (failed !== undefined) throw failed.reason;
     }
     const url = servers.at(-1)?.url ?? '';
     if (options.register !== false) await registerProducts(url);

@@ -23,24 +23,36 @@ export type Profile = Readonly<{
   connections: number;
   /** Events generated for the replay benchmark. */
   replayEvents: number;
+  /** Orders (of four events each) in the log the relay benchmark publishes. */
+  relayOrders: number;
   /** Distinct orders the uncached query cycles through (more than the cache holds). */
   uncachedOrders: number;
   /** Seconds each peer implementation runs its command loop. */
   peerSeconds: number;
+  /**
+   * How long a peer command may go unanswered before it counts as failed. Emmett's store hangs
+   * at concurrency 32, so each of its two loops (warm-up, run) lasts this long at least.
+   */
+  peerCommandTimeoutMs: number;
+  /** Sequential GETs that sample the query cache's hit ratio. */
+  hitRatioSamples: number;
 }>;
 
 export const PROFILES: Readonly<Record<Profile['name'], Profile>> = {
   quick: {
     name: 'quick',
-    warmupSeconds: 0.3,
-    throughputSeconds: 1,
-    pacedSeconds: 1,
+    warmupSeconds: 0.2,
+    throughputSeconds: 0.5,
+    pacedSeconds: 0.5,
     latencyRate: 100,
     freshnessRate: 200,
     connections: 32,
     replayEvents: 20_000,
+    relayOrders: 1_000,
     uncachedOrders: 11_000,
-    peerSeconds: 1,
+    peerSeconds: 0.5,
+    peerCommandTimeoutMs: 1000,
+    hitRatioSamples: 200,
   },
   full: {
     name: 'full',
@@ -51,8 +63,11 @@ export const PROFILES: Readonly<Record<Profile['name'], Profile>> = {
     freshnessRate: 1000,
     connections: 32,
     replayEvents: 1_000_000,
+    relayOrders: 50_000,
     uncachedOrders: 30_000,
     peerSeconds: 10,
+    peerCommandTimeoutMs: 5000,
+    hitRatioSamples: 1000,
   },
 };
 

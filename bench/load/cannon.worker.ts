@@ -34,6 +34,9 @@ async function load(arg: CannonArg, seconds: number) {
     url: arg.url,
     connections: arg.connections,
     duration: seconds,
+    // autocannon stops at the first sample tick after `duration`; with its default of one tick
+    // a second, a half-second (quick) run would last a whole second.
+    sampleInt: 100,
     requests: [
       {
         method: arg.method,

@@ -11,6 +11,8 @@ declare module 'autocannon' {
     url: string;
     connections?: number;
     duration?: number;
+    /** Milliseconds between samples; a run ends on the first sample after `duration`. */
+    sampleInt?: number;
     pipelining?: number;
     method?: string;
     body?: string;

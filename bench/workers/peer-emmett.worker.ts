@@ -109,8 +109,9 @@ async function main(arg: PeerArg): Promise<PeerResult> {
           metadata: { occurredAt: new Date().toISOString() },
         })) as OrderEmmettEvent[],
     );
-  await commandLoops(arg.concurrency, arg.warmupSeconds, 'warmup', place);
-  const measured = await commandLoops(arg.concurrency, arg.seconds, 'run', place);
+  const timeout = arg.commandTimeoutMs;
+  await commandLoops(arg.concurrency, arg.warmupSeconds, 'warmup', place, timeout);
+  const measured = await commandLoops(arg.concurrency, arg.seconds, 'run', place, timeout);
 
   if (measured.failures > 0) {
     // The store is left in an unknown state; a rebuild over it would measure nothing useful.

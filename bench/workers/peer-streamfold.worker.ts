@@ -62,8 +62,9 @@ async function main(arg: PeerArg): Promise<PeerResult> {
   const commands = createCommandHandler({ store });
   const place = (command: PlaceOrder) =>
     commands.execute(orderDecider, orderStreamId(command.data.orderId), command);
-  await commandLoops(arg.concurrency, arg.warmupSeconds, 'warmup', place);
-  const measured = await commandLoops(arg.concurrency, arg.seconds, 'run', place);
+  const timeout = arg.commandTimeoutMs;
+  await commandLoops(arg.concurrency, arg.warmupSeconds, 'warmup', place, timeout);
+  const measured = await commandLoops(arg.concurrency, arg.seconds, 'run', place, timeout);
   await live.drain();
   await live.stop();
 

@@ -1,7 +1,11 @@
 /**
  * Builds the HTTP API from its dependencies, without listening, so tests can `inject`.
  */
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type onRequestHookHandler,
+} from 'fastify';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
@@ -22,6 +26,7 @@ import { handleError, sendProblem } from './problem.js';
 import { deadLetterRoutes } from '../commands/admin/dead-letters.routes.js';
 import type { DeadLetterStore } from '../commands/dead-letters.js';
 import { registerIdempotency } from './idempotency.js';
+import { prependRouteHook, routeServes } from './route-hooks.js';
 import type { IdempotencyStore } from '../commands/idempotency-store.js';
 import {
   projectionAdminRoutes,
@@ -51,15 +56,18 @@ export type AppOptions = Readonly<{
   maxInFlightCommands?: number;
   /** How long an answered `Idempotency-Key` is remembered. @default 86_400_000 (24 h) */
   idempotencyTtlMs?: number;
-  /** A pino logger; none means silent. */
+  /** A pino logger; none, or one at level `silent`, means no request logging at all. */
   logger?: FastifyBaseLogger;
 }>;
 
 export type App = FastifyInstance;
 
 export async function buildApp(deps: AppDeps, options: AppOptions = {}): Promise<App> {
+  // A silent logger still costs a child logger and response listeners per request; without
+  // one Fastify skips both.
+  const logger = options.logger?.level === 'silent' ? undefined : options.logger;
   const app = Fastify({
-    ...(options.logger === undefined ? { logger: false } : { loggerInstance: options.logger }),
+    ...(logger === undefined ? { logger: false } : { loggerInstance: logger }),
     ajv: { customOptions: { coerceTypes: 'array', removeAdditional: false, allErrors: true } },
     return503OnClosing: true,
     forceCloseConnections: 'idle',
@@ -119,15 +127,22 @@ export async function buildApp(deps: AppDeps, options: AppOptions = {}): Promise
   return app;
 }
 
-/** Sheds load before it queues without bound: over the limit, commands get 503 at once. */
+/**
+ * Sheds load before it queues without bound: over the limit, commands get 503 at once. Only
+ * POST routes carry the hook, and it is synchronous: queries never pay for it.
+ */
 function limitCommandsInFlight(app: FastifyInstance, max: number): void {
   let inFlight = 0;
-  app.addHook('onRequest', async (request, reply) => {
-    if (request.method !== 'POST') return;
+  const limit: onRequestHookHandler = (request, reply, done) => {
+    if (request.method !== 'POST') return done();
     if (inFlight >= max) {
-      throw new OverloadedError(`More than ${max} commands in flight; retry shortly`);
+      return done(new OverloadedError(`More than ${max} commands in flight; retry shortly`));
     }
     inFlight++;
     reply.raw.once('close', () => inFlight--);
+    done();
+  };
+  app.addHook('onRoute', (route) => {
+    if (routeServes(route, 'POST')) prependRouteHook(route, 'onRequest', limit);
   });
 }

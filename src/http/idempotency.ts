@@ -12,6 +12,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest, RouteOptions } from
 import { Type, type TObject } from '@sinclair/typebox';
 import type { IdempotencyStore, StoredResponse } from '../commands/idempotency-store.js';
 import { ErrorCodes, StreamfoldError, ValidationError } from '../errors.js';
+import { prependRouteHook, routeServes } from './route-hooks.js';
 
 export type IdempotencyOptions = Readonly<{
   store: IdempotencyStore;
@@ -43,17 +44,16 @@ type Claim = Readonly<{ key: string; token: string }>;
 /**
  * Adds the behaviour to every POST under /v1/ (except /v1/admin/) registered after this call,
  * and documents the header on those routes. Call it before registering the command routes.
+ * The hooks are added to those routes only, so queries never run them.
  */
 export function registerIdempotency(app: FastifyInstance, options: IdempotencyOptions): void {
   const { store } = options;
   const ttlMs = options.ttlMs ?? DEFAULT_TTL_MS;
   const claims = new WeakMap<FastifyRequest, Claim>();
 
-  app.addHook('onRoute', documentHeader);
-
   // preValidation: the body is parsed but not yet coerced, and a schema violation still ends
   // in onSend, so even a 400 is answered once and replayed.
-  app.addHook('preValidation', async (request, reply) => {
+  const claim = async (request: FastifyRequest, reply: FastifyReply) => {
     const key = keyOf(request);
     if (key === undefined) return;
     const result = await store.claim(key, fingerprint(request), { ttlMs });
@@ -74,19 +74,26 @@ export function registerIdempotency(app: FastifyInstance, options: IdempotencyOp
           'This Idempotency-Key was used for a different request (method, path or body)',
         );
     }
-  });
+  };
 
-  app.addHook('onSend', async (request, reply, payload) => {
-    const claim = claims.get(request);
-    if (claim === undefined) return payload;
+  const remember = async (request: FastifyRequest, reply: FastifyReply, payload: unknown) => {
+    const claimed = claims.get(request);
+    if (claimed === undefined) return payload;
     claims.delete(request);
     try {
-      await settle(store, claim, reply, payload);
+      await settle(store, claimed, reply, payload);
     } catch (error) {
       // The answer itself is fine; only its memory failed. The claim's lease frees the key.
       request.log.error({ err: error }, 'could not record the idempotent response');
     }
     return payload;
+  };
+
+  app.addHook('onRoute', (route) => {
+    if (!routeServes(route, 'POST') || !applies('POST', route.url)) return;
+    documentHeader(route);
+    prependRouteHook(route, 'preValidation', claim);
+    prependRouteHook(route, 'onSend', remember);
   });
 }
 
@@ -159,8 +166,6 @@ export function canonicalJson(value: unknown): string {
 
 /** Adds the optional header to the route's OpenAPI schema, copying rather than mutating it. */
 function documentHeader(route: RouteOptions): void {
-  const methods = Array.isArray(route.method) ? route.method : [route.method];
-  if (!methods.includes('POST') || !applies('POST', route.url)) return;
   const schema = route.schema ?? {};
   const headers = schema.headers as TObject | undefined;
   const properties = {

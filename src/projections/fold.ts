@@ -54,23 +54,57 @@ export function foldDocuments<Doc extends JsonObject>(
   targets: readonly FoldTarget[],
   loaded: ReadonlyMap<string, StoredDocument>,
 ): Map<string, FoldChange<Doc>> {
-  const current = new Map<string, { value: Doc | undefined; position: Position | undefined }>();
+  const fold = createFold(projection);
+  fold.apply(targets, loaded);
+  return fold.changes;
+}
+
+/**
+ * A fold fed in steps: the same result as one `foldDocuments` over all the steps' targets, but
+ * each step's events can be dropped once applied, so a large batch holds its documents in
+ * memory rather than its events. Each step loads only the documents it meets for the first
+ * time (`unseen`); the fold already holds the others.
+ */
+export type Fold<Doc> = Readonly<{
+  /** The distinct ids among `targets` that no earlier step met, to load before `apply`. */
+  unseen(targets: readonly FoldTarget[]): string[];
+  /** `loaded` needs to hold (at least) the stored documents of the ids `unseen` returned. */
+  apply(targets: readonly FoldTarget[], loaded: ReadonlyMap<string, StoredDocument>): void;
+  /** Each document changed so far, with the position of its last event. */
+  readonly changes: Map<string, FoldChange<Doc>>;
+}>;
+
+type FoldState<Doc> = { value: Doc | undefined; position: Position | undefined };
+
+export function createFold<Doc extends JsonObject>(
+  projection: Pick<Projection<Doc>, 'evolve'>,
+): Fold<Doc> {
+  const current = new Map<string, FoldState<Doc>>();
   const changes = new Map<string, FoldChange<Doc>>();
-  for (const { event, id, partition } of targets) {
-    let doc = current.get(id);
-    if (doc === undefined) {
-      const stored = loaded.get(id);
-      // A collection only ever holds what this projection version wrote.
-      doc = { value: stored?.value as Doc | undefined, position: stored?.position };
-      current.set(id, doc);
-    }
-    if (!isAfter(event.position, doc.position)) continue;
-    const next = projection.evolve(doc.value, event, { partition });
-    doc.value = next ?? undefined;
-    doc.position = event.position;
-    changes.set(id, { value: next, position: event.position });
-  }
-  return changes;
+  return {
+    unseen(targets) {
+      const ids = new Set<string>();
+      for (const { id } of targets) if (!current.has(id)) ids.add(id);
+      return [...ids];
+    },
+    apply(targets, loaded) {
+      for (const { event, id, partition } of targets) {
+        let doc = current.get(id);
+        if (doc === undefined) {
+          const stored = loaded.get(id);
+          // A collection only ever holds what this projection version wrote.
+          doc = { value: stored?.value as Doc | undefined, position: stored?.position };
+          current.set(id, doc);
+        }
+        if (!isAfter(event.position, doc.position)) continue;
+        const next = projection.evolve(doc.value, event, { partition });
+        doc.value = next ?? undefined;
+        doc.position = event.position;
+        changes.set(id, { value: next, position: event.position });
+      }
+    },
+    changes,
+  };
 }
 
 export function toWriteOps<Doc extends JsonObject>(

@@ -21,6 +21,13 @@ export interface Cache {
   get(key: string): Promise<CacheEntry | undefined>;
 
   /**
+   * `get` answered at once, offered only by adapters that hold their entries in this process
+   * (not by Redis). Queries use it to answer a hit without awaiting anything. Throws where
+   * `get` would reject.
+   */
+  getSync?(key: string): CacheEntry | undefined;
+
+  /**
    * Stores the entry unless the key already holds a newer one, or was invalidated at a
    * position after the entry's. Resolves true when stored. This is what keeps a slow reader
    * from putting back a value older than the store's, while the value written at the

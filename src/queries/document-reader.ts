@@ -5,7 +5,7 @@
  * The cache is an optimisation, never a dependency: any cache failure (Redis down, timing out,
  * its circuit open) turns into a read from the store, and the query still answers.
  */
-import type { Cache } from './cache.js';
+import type { Cache, CacheEntry } from './cache.js';
 import type { ReadStore } from '../projections/read-store.js';
 import type { Position } from '../streams/event-store.js';
 
@@ -37,6 +37,12 @@ export type ReaderStats = Readonly<{
 export type DocumentReader = Readonly<{
   /** The document as JSON text, or undefined when it does not exist. */
   get(collection: string, id: string, options?: ReadOptions): Promise<DocumentBody | undefined>;
+  /**
+   * The document from the cache, synchronously, when the cache can answer at once (the
+   * in-process one) and holds it; otherwise undefined, and `get` has the answer. A cache hit
+   * is the commonest read, so it should not cost a promise.
+   */
+  cached(collection: string, id: string): DocumentBody | undefined;
   /** Counters since start, for the hit ratio. */
   stats(): ReaderStats;
 }>;
@@ -97,6 +103,19 @@ export function createDocumentReader(options: DocumentReaderOptions): DocumentRe
       }
       stats.misses++;
       return sharedLoad(collection, id, key);
+    },
+    cached(collection, id) {
+      if (cache.getSync === undefined) return undefined;
+      let hit: CacheEntry | undefined;
+      try {
+        hit = cache.getSync(cacheKey(collection, id));
+      } catch {
+        // `get` meets the same failure, reports it and reads the store.
+        return undefined;
+      }
+      if (hit === undefined) return undefined;
+      stats.hits++;
+      return { body: hit.value, position: hit.position, source: 'cache' };
     },
     stats: () => ({ ...stats }),
   };

@@ -13,7 +13,12 @@ export type CacheFactory = () => Promise<{ cache: Cache; teardown: () => Promise
 const pos = (n: number): string => String(n).padStart(20, '0');
 const entry = (n: number, value = `v${n}`): CacheEntry => ({ value, position: pos(n) });
 
-export function cacheContract(name: string, factory: CacheFactory): void {
+export type CacheTraits = Readonly<{
+  /** Whether the adapter answers hits synchronously (`getSync`), as in-process caches can. */
+  synchronousGet: boolean;
+}>;
+
+export function cacheContract(name: string, factory: CacheFactory, traits: CacheTraits): void {
   describe(`Cache contract: ${name}`, () => {
     let cache: Cache;
     let teardown: () => Promise<void>;
@@ -118,6 +123,27 @@ export function cacheContract(name: string, factory: CacheFactory): void {
       await expect(cache.get(key('a'))).rejects.toThrow(ClosedError);
       await expect(cache.set(key('a'), entry(1))).rejects.toThrow(ClosedError);
       await expect(cache.invalidate([key('a')], pos(1))).rejects.toThrow(ClosedError);
+    });
+
+    if (!traits.synchronousGet) {
+      it('offers no synchronous get, so readers take the asynchronous path', () => {
+        expect(cache).not.toHaveProperty('getSync');
+      });
+      return;
+    }
+
+    it('getSync answers what get answers', async () => {
+      const getSync = (name: string) => cache.getSync?.(key(name));
+      expect(getSync('a')).toBeUndefined();
+      await cache.set(key('a'), entry(1));
+      expect(getSync('a')).toEqual(await cache.get(key('a')));
+      await cache.invalidate([key('a')], pos(2));
+      expect(getSync('a')).toBeUndefined();
+      await cache.set(key('short'), entry(1), { ttlMs: 20 });
+      await sleep(80);
+      expect(getSync('short')).toBeUndefined();
+      await cache.close();
+      expect(() => getSync('a')).toThrow(ClosedError);
     });
   });
 }

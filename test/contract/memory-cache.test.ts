@@ -6,10 +6,14 @@ import { cacheContract } from './cache.contract.js';
 
 const pos = (n: number): string => String(n).padStart(20, '0');
 
-cacheContract('memory', () => {
-  const cache = createMemoryCache();
-  return Promise.resolve({ cache, teardown: () => cache.close() });
-});
+cacheContract(
+  'memory',
+  () => {
+    const cache = createMemoryCache();
+    return Promise.resolve({ cache, teardown: () => cache.close() });
+  },
+  { synchronousGet: true },
+);
 
 describe('memory cache', () => {
   it('evicts the least recently used entry beyond maxEntries', async () => {

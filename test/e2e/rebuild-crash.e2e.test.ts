@@ -169,7 +169,8 @@ describe('a rebuild on a large log', () => {
     expect(resumed.resumedAt).toBeGreaterThanOrEqual(before.eventsDone);
     expect(resumed.resumedAt).toBeLessThan(Number(head));
     expect(resumed.eventsDone).toBe(Number(head));
-    expect(second.output()).toContain(`"resumedAt":${resumed.resumedAt}`);
+    // The job's end is logged just after its status says so.
+    await expect.poll(() => second.output()).toContain(`"resumedAt":${resumed.resumedAt}`);
     await second.kill('SIGTERM');
 
     const collection = generationCollection(orderViewProjection, 2);

@@ -71,6 +71,44 @@ describe('document reader', () => {
     await store.close();
   });
 
+  it('cached answers a cache hit synchronously, and nothing else', async () => {
+    const store = await storeWith({ a: 1 });
+    const cache = createMemoryCache();
+    const reader = createDocumentReader({ store, cache });
+    expect(reader.cached(COLLECTION, 'a')).toBeUndefined();
+    await reader.get(COLLECTION, 'a');
+    expect(reader.cached(COLLECTION, 'a')).toEqual({
+      body: '{"n":1}',
+      position: pos(1),
+      source: 'cache',
+    });
+    expect(reader.cached(COLLECTION, 'missing')).toBeUndefined();
+    await cache.invalidate([cacheKey(COLLECTION, 'a')], pos(2));
+    expect(reader.cached(COLLECTION, 'a')).toBeUndefined();
+    expect(reader.stats()).toEqual({ hits: 1, misses: 1, cacheErrors: 0 });
+    await store.close();
+  });
+
+  it('cached leaves a cache without a synchronous get, or a failing one, to get', async () => {
+    const store = await storeWith({ a: 1 });
+    const seen: unknown[] = [];
+    const remote = createDocumentReader({ store, cache: brokenCache });
+    expect(remote.cached(COLLECTION, 'a')).toBeUndefined();
+    const closed = createMemoryCache();
+    await closed.close();
+    const reader = createDocumentReader({
+      store,
+      cache: closed,
+      onCacheError: (error) => seen.push(error),
+    });
+    expect(reader.cached(COLLECTION, 'a')).toBeUndefined();
+    expect(seen).toHaveLength(0);
+    expect((await reader.get(COLLECTION, 'a'))?.body).toBe('{"n":1}');
+    // get's own failed lookup and failed set; cached reported nothing twice.
+    expect(seen).toHaveLength(2);
+    await store.close();
+  });
+
   it('concurrent misses on one key read the store once', async () => {
     const base = await storeWith({ a: 1 });
     const { store, reads } = counting(base);

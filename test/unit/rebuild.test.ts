@@ -102,6 +102,50 @@ describe('rebuild building blocks', () => {
     expect((await store.get(collection, 's-0'))?.value).toEqual({ count: 36 });
   });
 
+  it('replay overlapping slow writes folds each batch onto the one before, in order', async () => {
+    const collection = 'tally_v1_g2';
+    await store.ensureCollection({ name: collection, indexes: [] });
+    // Bulk writes that land a while after the call, as a remote store's do: the next batch is
+    // read and folded meanwhile, while the collection still lacks the batch being written.
+    const slow = new Proxy(store, {
+      get(target, key) {
+        if (key === 'bulkWrite') {
+          return async (...args: Parameters<ReadStore['bulkWrite']>) => {
+            await new Promise((resolve) => setTimeout(resolve, 20));
+            return target.bulkWrite(...args);
+          };
+        }
+        const value: unknown = Reflect.get(target, key);
+        return typeof value === 'function' ? (value as () => unknown).bind(target) : value;
+      },
+    });
+    const batches: string[] = [];
+    const result = await replayInto({
+      events,
+      store: slow,
+      projection: tally,
+      collection,
+      checkpointId: 'rebuild:tally:g2',
+      partitions: 4,
+      pageSize: 30,
+      batchEvents: 60,
+      onBatch: ({ position }) => batches.push(position),
+    });
+    expect(result.events).toBe(500);
+    expect(batches).toEqual([...batches].sort());
+    expect(result.position).toBe(batches.at(-1));
+    expect(await store.getCheckpoint('rebuild:tally:g2')).toBe(result.position);
+    const verified = await verifyProjection({
+      events,
+      store,
+      projection: tally,
+      collection,
+      partitions: 4,
+    });
+    expect(verified).toMatchObject({ documents: 7, different: [], missing: [], unexpected: [] });
+    expect((await store.get(collection, 's-0'))?.value).toEqual({ count: 36 });
+  });
+
   it('verify names the documents that differ', async () => {
     const collection = 'tally_v1';
     await store.ensureCollection({ name: collection, indexes: [] });

@@ -102,6 +102,7 @@ export function routeDocuments(
 ): DocumentReader {
   return {
     get: (collection, id, options) => reader.get(active.resolve(collection), id, options),
+    cached: (collection, id) => reader.cached(active.resolve(collection), id),
     stats: () => reader.stats(),
   };
 }

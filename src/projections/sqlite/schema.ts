@@ -21,6 +21,24 @@ export const META_DDL = `
   CREATE TABLE IF NOT EXISTS _sf_checkpoints (id TEXT PRIMARY KEY, position TEXT NOT NULL) STRICT;
 `;
 
+/** Stores a checkpoint; shared by the store's connection and its bulk writer thread. */
+export const PUT_CHECKPOINT_SQL =
+  'INSERT INTO _sf_checkpoints (id, position) VALUES (?, ?) ON CONFLICT (id) DO UPDATE SET position = excluded.position';
+
+/**
+ * The position-guarded write of one document (`doc` null: a tombstone). The guard lives in the
+ * upsert's WHERE, so a skipped op costs one index probe and `changes` says whether it applied.
+ * Positions are fixed-width strings, so SQLite's text order is log order.
+ */
+export function guardedWriteSql(collection: string): string {
+  const table = `"${tableName(collection)}"`;
+  return (
+    `INSERT INTO ${table} (id, position, doc) VALUES (?, ?, ?)` +
+    ` ON CONFLICT (id) DO UPDATE SET position = excluded.position, doc = excluded.doc` +
+    ` WHERE excluded.position > ${table}.position`
+  );
+}
+
 export function assertCollectionName(name: string): void {
   if (typeof name !== 'string' || !COLLECTION_NAME.test(name)) {
     throw new ValidationError(

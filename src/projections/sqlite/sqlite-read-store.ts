@@ -20,10 +20,13 @@ import type {
   WriteOp,
 } from '../read-store.js';
 import { encodeCursor, type SortValue } from '../cursor.js';
+import { BulkWriteFailure, createBulkWriter, type BulkWriter } from './bulk-writer.js';
 import { planFind, type FindPlan, type SqlValue } from './query.js';
 import {
   META_DDL,
+  PUT_CHECKPOINT_SQL,
   assertCollectionName,
+  guardedWriteSql,
   createCollectionObjects,
   dropCollectionObjects,
   mergeIndexes,
@@ -39,6 +42,13 @@ export type SqliteReadStoreOptions = Readonly<{
   path: string;
   /** How long a write waits for another process holding the file's write lock. @default 5_000 */
   busyTimeoutMs?: number;
+  /**
+   * Bulk writes of at least this many ops (a rebuild's batches) run on a writer thread with
+   * its own connection, so that the caller's thread can go on reading and folding; smaller
+   * ones (a live projector's) are written at once on this thread. A `':memory:'` store, which
+   * no other connection can open, always writes here. @default 1000
+   */
+  threadedWriteMinOps?: number;
 }>;
 
 type Row = { id: string; position: string; doc: string; sort_value?: SortValue };
@@ -65,9 +75,25 @@ export function createSqliteReadStore(options: SqliteReadStoreOptions): ReadStor
   if (!Number.isInteger(busyTimeoutMs) || busyTimeoutMs < 0) {
     throw new ConfigError('busyTimeoutMs must be a non-negative integer', { busyTimeoutMs });
   }
-  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
-  return new SqliteReadStore(new Database(path, { timeout: busyTimeoutMs }));
+  const { threadedWriteMinOps = DEFAULT_THREADED_WRITE_MIN_OPS } = options;
+  if (!Number.isInteger(threadedWriteMinOps) || threadedWriteMinOps < 1) {
+    throw new ConfigError('threadedWriteMinOps must be a positive integer', {
+      threadedWriteMinOps,
+    });
+  }
+  if (path === ':memory:') return new SqliteReadStore(new Database(path), undefined);
+  mkdirSync(dirname(path), { recursive: true });
+  const db = new Database(path, { timeout: busyTimeoutMs });
+  const threaded = {
+    writer: createBulkWriter({ path, busyTimeoutMs }),
+    minOps: threadedWriteMinOps,
+  };
+  return new SqliteReadStore(db, threaded);
 }
+
+const DEFAULT_THREADED_WRITE_MIN_OPS = 1000;
+
+type Threaded = Readonly<{ writer: BulkWriter; minOps: number }>;
 
 class SqliteReadStore implements ReadStore {
   readonly #db: Database.Database;
@@ -76,10 +102,19 @@ class SqliteReadStore implements ReadStore {
   readonly #putCheckpoint: Statement<[string, Position]>;
   readonly #deleteCheckpoint: Statement<[string]>;
   readonly #writeBatch: (handle: Handle, ops: readonly WriteOp[], cp?: Checkpoint) => number;
+  readonly #threaded: Threaded | undefined;
+  /**
+   * Settles once the writes called so far have ended, while a threaded bulk write is among
+   * them; undefined otherwise. Writes run in call order: a write called meanwhile waits its
+   * turn here (on this connection it would only wait for the file's lock, blocking the event
+   * loop). Reads do not wait: they see what is committed, as readers of a shared store do.
+   */
+  #tail: Promise<void> | undefined;
   #closed = false;
 
-  constructor(db: Database.Database) {
+  constructor(db: Database.Database, threaded: Threaded | undefined) {
     this.#db = db;
+    this.#threaded = threaded;
     db.pragma('journal_mode = WAL');
     // The read store is derived data: it can be rebuilt from the log, and documents commit in
     // one transaction with the checkpoint that covers them. NORMAL can lose the last
@@ -89,9 +124,7 @@ class SqliteReadStore implements ReadStore {
     db.pragma('synchronous = NORMAL');
     db.exec(META_DDL);
     this.#getCheckpoint = db.prepare('SELECT position FROM _sf_checkpoints WHERE id = ?');
-    this.#putCheckpoint = db.prepare(
-      'INSERT INTO _sf_checkpoints (id, position) VALUES (?, ?) ON CONFLICT (id) DO UPDATE SET position = excluded.position',
-    );
+    this.#putCheckpoint = db.prepare(PUT_CHECKPOINT_SQL);
     this.#deleteCheckpoint = db.prepare('DELETE FROM _sf_checkpoints WHERE id = ?');
     // IMMEDIATE takes the write lock up front, so two processes sharing the file queue on
     // busy_timeout instead of failing to upgrade a read lock mid-batch.
@@ -100,7 +133,7 @@ class SqliteReadStore implements ReadStore {
   }
 
   ensureCollection(spec: CollectionSpec): Promise<void> {
-    return settle(() => {
+    return this.#inTurn(() => {
       this.#assertOpen();
       assertCollectionName(spec.name);
       const declared = mergeIndexes(new Map(), spec.indexes);
@@ -174,10 +207,13 @@ class SqliteReadStore implements ReadStore {
     ops: readonly WriteOp[],
     checkpoint?: Checkpoint,
   ): Promise<BulkWriteResult> {
-    return settle(() => {
+    return this.#inTurn(() => {
       const handle = this.#handle(collection);
-      const applied = this.#run(handle, () => this.#writeBatch(handle, ops, checkpoint));
-      return { applied, skipped: ops.length - applied };
+      const skipped = (applied: number) => ({ applied, skipped: ops.length - applied });
+      if (this.#threaded === undefined || ops.length < this.#threaded.minOps) {
+        return skipped(this.#run(handle, () => this.#writeBatch(handle, ops, checkpoint)));
+      }
+      return this.#writeThreaded(this.#threaded.writer, handle, ops, checkpoint).then(skipped);
     });
   }
 
@@ -189,14 +225,14 @@ class SqliteReadStore implements ReadStore {
   }
 
   putCheckpoint(checkpoint: Checkpoint): Promise<void> {
-    return settle(() => {
+    return this.#inTurn(() => {
       this.#assertOpen();
       this.#putCheckpoint.run(checkpoint.id, checkpoint.position);
     });
   }
 
   deleteCheckpoint(id: string): Promise<void> {
-    return settle(() => {
+    return this.#inTurn(() => {
       this.#assertOpen();
       this.#deleteCheckpoint.run(id);
     });
@@ -213,7 +249,7 @@ class SqliteReadStore implements ReadStore {
   }
 
   dropCollection(name: string): Promise<void> {
-    return settle(() => {
+    return this.#inTurn(() => {
       this.#assertOpen();
       assertCollectionName(name);
       this.#handles.delete(name);
@@ -221,14 +257,74 @@ class SqliteReadStore implements ReadStore {
     });
   }
 
-  /** Idempotent; every other method rejects with ClosedError afterwards. */
+  /** Idempotent; every other method rejects with ClosedError afterwards. Writes already called end first. */
   close(): Promise<void> {
-    return settle(() => {
+    return this.#inTurn(() => {
       if (this.#closed) return;
       this.#closed = true;
       this.#handles.clear();
       this.#db.close();
+      return this.#threaded?.writer.stop();
     });
+  }
+
+  /**
+   * Runs a write now when no threaded write is in flight (a throw becoming a rejection), else
+   * after the writes called before it.
+   */
+  #inTurn<T>(write: () => T | Promise<T>): Promise<T> {
+    const previous = this.#tail;
+    let result: Promise<T>;
+    if (previous === undefined) {
+      let value: T | Promise<T>;
+      try {
+        value = write();
+      } catch (error) {
+        return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+      }
+      if (!(value instanceof Promise)) return Promise.resolve(value);
+      result = value;
+    } else {
+      result = previous.then(write);
+    }
+    const tail = result.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.#tail = tail;
+    void tail.then(() => {
+      if (this.#tail === tail) this.#tail = undefined;
+    });
+    return result;
+  }
+
+  /** The batch goes to the writer thread as columns, the documents already JSON text. */
+  async #writeThreaded(
+    writer: BulkWriter,
+    handle: Handle,
+    ops: readonly WriteOp[],
+    checkpoint: Checkpoint | undefined,
+  ): Promise<number> {
+    const ids: string[] = [];
+    const positions: string[] = [];
+    const docs: (string | null)[] = [];
+    for (const op of ops) {
+      ids.push(op.id);
+      positions.push(op.position);
+      docs.push(op.kind === 'upsert' ? JSON.stringify(op.value) : null);
+    }
+    const request = { collection: handle.name, ids, positions, docs };
+    try {
+      return await writer.write(checkpoint === undefined ? request : { ...request, checkpoint });
+    } catch (error) {
+      if (!(error instanceof BulkWriteFailure)) throw error;
+      // The same errors as a write on this connection: a unique field, or a dropped collection.
+      const unique = translateUniqueError(error.cause, handle.name, handle.indexes, error.id);
+      if (unique !== undefined) throw unique;
+      return this.#run(handle, () => {
+        throw error;
+      });
+    }
   }
 
   /**
@@ -283,12 +379,7 @@ class SqliteReadStore implements ReadStore {
       getMany: this.#db.prepare(
         `SELECT id, position, doc FROM ${table} WHERE id IN (SELECT value FROM json_each(?)) AND doc IS NOT NULL`,
       ),
-      // Positions are fixed-width strings, so SQLite's text order is log order.
-      write: this.#db.prepare(
-        `INSERT INTO ${table} (id, position, doc) VALUES (?, ?, ?)` +
-          ` ON CONFLICT (id) DO UPDATE SET position = excluded.position, doc = excluded.doc` +
-          ` WHERE excluded.position > ${table}.position`,
-      ),
+      write: this.#db.prepare(guardedWriteSql(name)),
       finds: new Map(),
     };
   }

@@ -41,13 +41,17 @@ export function createMemoryCache(options: MemoryCacheOptions = {}): Cache {
     if (closed) throw new ClosedError('Memory cache');
   }
 
+  function getSync(key: string): CacheEntry | undefined {
+    assertOpen();
+    return entries.get(key);
+  }
+
   return {
     get(key) {
-      return settle(() => {
-        assertOpen();
-        return entries.get(key);
-      });
+      return settle(() => getSync(key));
     },
+
+    getSync,
 
     set(key, entry, setOptions?: CacheSetOptions) {
       return settle(() => {

