@@ -5,7 +5,7 @@ import path from 'node:path';
 import type { CannonArg, CannonResult } from '../load/cannon.worker.js';
 import type { PacedArg, PacedResult } from '../load/paced.worker.js';
 import { productBody, SKUS } from './checkout.js';
-import { runWorker } from './children.js';
+import { runWorker, startServer } from './children.js';
 import { round } from './histogram.js';
 import type { Latency, Profile, Row } from './types.js';
 
@@ -75,6 +75,50 @@ export async function waitForOrder(
     if (response.status === 200) return;
     if (Date.now() > deadline)
       throw new Error(`order ${orderId} not projected: ${response.status}`);
+  }
+}
+
+export type Bracketed<T> = Readonly<{
+  result: T;
+  /** Mean throughput of the ceiling runs just before and just after `result`'s runs. */
+  ceiling: number;
+  /** Ratio-ready fields for a row, with the two ceiling figures in words. */
+  ratio: Pick<Row, 'ratio' | 'ratioTo'>;
+  note: string;
+}>;
+
+/**
+ * Runs `measure` between two closed-loop runs of `load` on the ceiling server, and gives the
+ * ratio to their mean. A shared machine's speed drifts over a run by more than the differences
+ * we measure, so a ratio compares figures taken back to back, never minutes apart.
+ */
+export async function beside<T>(
+  load: Load,
+  profile: Profile,
+  measure: () => Promise<T>,
+  throughputOf: (result: T) => number,
+): Promise<Bracketed<T>> {
+  const ceiling = await startServer('servers/ceiling.server.ts', {});
+  try {
+    const before = await throughput(ceiling.url, load, profile);
+    const result = await measure();
+    const after = await throughput(ceiling.url, load, profile);
+    const mean = (before.throughput + after.throughput) / 2;
+    const value = throughputOf(result);
+    return {
+      result,
+      ceiling: mean,
+      ratio:
+        mean > 0
+          ? {
+              ratio: round(value / mean, 3),
+              ratioTo: 'ceiling, same load, run just before and after',
+            }
+          : {},
+      note: `ceiling ${Math.round(before.throughput)} req/s before, ${Math.round(after.throughput)} req/s after`,
+    };
+  } finally {
+    await ceiling.stop();
   }
 }
 

@@ -11,9 +11,8 @@
 import path from 'node:path';
 import { pino } from 'pino';
 import { createCommandHandler, type CommandHandler } from '../../src/commands/command-handler.js';
-import { deterministicId } from '../../src/commands/deterministic-id.js';
 import { createLogNotifier } from '../../src/commands/log/log-notifier.js';
-import { workflowId, type Workflow } from '../../src/commands/workflow.js';
+import { workflowContext, type Workflow } from '../../src/commands/workflow.js';
 import { notificationWorkflow } from '../../src/commands/workflows/notification.workflow.js';
 import { orderProcessingWorkflow } from '../../src/commands/workflows/order-processing.workflow.js';
 import { buildApp } from '../../src/http/app.js';
@@ -85,19 +84,7 @@ async function react(events: readonly RecordedEvent[]): Promise<void> {
   for (const event of events) {
     for (const workflow of workflows) {
       if (!workflow.handles.includes(event.type)) continue;
-      const id = workflowId(workflow);
-      await workflow.handle(event, {
-        commands,
-        signal: running.signal,
-        execute: (decider, streamId, command, step) =>
-          commands.execute(decider, streamId, command, {
-            eventIds: (index) => deterministicId(id, event.id, step, String(index)),
-            metadata: {
-              correlationId: event.metadata.correlationId ?? event.id,
-              causationId: event.id,
-            },
-          }),
-      });
+      await workflow.handle(event, workflowContext(workflow, event, commands, running.signal));
     }
   }
 }

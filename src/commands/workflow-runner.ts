@@ -13,9 +13,14 @@ import { partitionOf } from '../streams/partition.js';
 import { isAfter, minPosition } from '../streams/position.js';
 import type { CommandHandler } from './command-handler.js';
 import { BLOCKING, createDeadLetterStore, deadLetterId, type DeadLetter } from './dead-letters.js';
-import { deterministicId } from './deterministic-id.js';
 import { createKeyedQueue } from './keyed-queue.js';
-import { workflowId, type Workflow, type WorkflowContext, type WorkflowId } from './workflow.js';
+import {
+  workflowContext,
+  workflowId,
+  type Workflow,
+  type WorkflowContext,
+  type WorkflowId,
+} from './workflow.js';
 
 export type WorkflowLogger = Readonly<{
   info(fields: Record<string, unknown>, message: string): void;
@@ -81,20 +86,8 @@ export function createWorkflowRunner(options: WorkflowRunnerOptions): WorkflowRu
   const loops: Promise<void>[] = [];
   const checkpointId = (partition: number) => `${id}:p${partition}`;
 
-  function context(event: RecordedEvent): WorkflowContext {
-    return {
-      commands,
-      signal: stopping.signal,
-      execute: (decider, streamId, command, step) =>
-        commands.execute(decider, streamId, command, {
-          eventIds: (index) => deterministicId(id, event.id, step, String(index)),
-          metadata: {
-            correlationId: event.metadata.correlationId ?? event.id,
-            causationId: event.id,
-          },
-        }),
-    };
-  }
+  const context = (event: RecordedEvent): WorkflowContext =>
+    workflowContext(workflow, event, commands, stopping.signal);
 
   async function attempt(event: RecordedEvent, already = 0): Promise<Outcome> {
     let lastError = '';

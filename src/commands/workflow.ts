@@ -7,6 +7,7 @@
 import type { RecordedEvent } from '../streams/event-store.js';
 import type { CommandHandler, HandleResult } from './command-handler.js';
 import type { Command, Decider, DomainEvent } from './decider.js';
+import { deterministicId } from './deterministic-id.js';
 
 export type WorkflowContext = Readonly<{
   /** Loads aggregate state (read-only). */
@@ -42,4 +43,29 @@ export type WorkflowId = `workflow:${string}:v${number}`;
 
 export function workflowId(workflow: Workflow): WorkflowId {
   return `workflow:${workflow.name}:v${workflow.version}`;
+}
+
+/**
+ * The context a workflow handles `event` in: its commands carry ids derived from the workflow,
+ * the event and the step, and the event as their cause.
+ */
+export function workflowContext(
+  workflow: Workflow,
+  event: RecordedEvent,
+  commands: CommandHandler,
+  signal: AbortSignal,
+): WorkflowContext {
+  const id = workflowId(workflow);
+  return {
+    commands,
+    signal,
+    execute: (decider, streamId, command, step) =>
+      commands.execute(decider, streamId, command, {
+        eventIds: (index) => deterministicId(id, event.id, step, String(index)),
+        metadata: {
+          correlationId: event.metadata.correlationId ?? event.id,
+          causationId: event.id,
+        },
+      }),
+  };
 }
