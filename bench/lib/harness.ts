@@ -78,48 +78,48 @@ export async function waitForOrder(
   }
 }
 
-export type Bracketed<T> = Readonly<{
+export type Beside<T> = Readonly<{
   result: T;
-  /** Mean throughput of the ceiling runs just before and just after `result`'s runs. */
+  /** Throughput of the ceiling run just before `result`'s runs. */
   ceiling: number;
-  /** Ratio-ready fields for a row, with the two ceiling figures in words. */
+  /** Ratio-ready fields for a row. */
   ratio: Pick<Row, 'ratio' | 'ratioTo'>;
   note: string;
 }>;
 
 /**
- * Runs `measure` between two closed-loop runs of `load` on the ceiling server, and gives the
- * ratio to their mean. A shared machine's speed drifts over a run by more than the differences
- * we measure, so a ratio compares figures taken back to back, never minutes apart.
+ * Runs the ceiling with `load` right before `measure`, and gives the ratio to it. A shared
+ * machine's speed drifts over a run by more than the differences we measure, so a ratio
+ * compares figures taken back to back, never minutes apart. Not after: the system under test
+ * may still be working off what the measurement left it, and would slow the ceiling down.
  */
 export async function beside<T>(
   load: Load,
   profile: Profile,
   measure: () => Promise<T>,
   throughputOf: (result: T) => number,
-): Promise<Bracketed<T>> {
+): Promise<Beside<T>> {
   const ceiling = await startServer('servers/ceiling.server.ts', {});
+  let before: CannonResult;
   try {
-    const before = await throughput(ceiling.url, load, profile);
-    const result = await measure();
-    const after = await throughput(ceiling.url, load, profile);
-    const mean = (before.throughput + after.throughput) / 2;
-    const value = throughputOf(result);
-    return {
-      result,
-      ceiling: mean,
-      ratio:
-        mean > 0
-          ? {
-              ratio: round(value / mean, 3),
-              ratioTo: 'ceiling, same load, run just before and after',
-            }
-          : {},
-      note: `ceiling ${Math.round(before.throughput)} req/s before, ${Math.round(after.throughput)} req/s after`,
-    };
+    before = await throughput(ceiling.url, load, profile);
   } finally {
     await ceiling.stop();
   }
+  const result = await measure();
+  const value = throughputOf(result);
+  return {
+    result,
+    ceiling: before.throughput,
+    ratio:
+      before.throughput > 0
+        ? {
+            ratio: round(value / before.throughput, 3),
+            ratioTo: 'ceiling, same load, run just before',
+          }
+        : {},
+    note: `ceiling ${Math.round(before.throughput)} req/s just before`,
+  };
 }
 
 /** The ratio of `value` to an earlier row's value in this run, when that row was measured. */

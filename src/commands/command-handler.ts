@@ -127,12 +127,19 @@ export function createCommandHandler(options: CommandHandlerOptions): CommandHan
     const generic = decider as unknown as Decider<Command, DomainEvent, S>;
     // A cached state is trusted without reading the stream: if another process appended
     // meanwhile, the append's expected revision conflicts and the retry reads the stream. Only
-    // decisions a stale state could get wrong without a conflict read first: a client's
-    // expected revision, and a decision to append nothing.
+    // outcomes a stale state could get wrong without a conflict read the stream first: a
+    // client's expected revision, a refusal, and a decision to append nothing.
     const cached = handleOptions.expectedRevision === undefined ? states.get(streamId) : undefined;
     let current = cached ?? (await load(generic, streamId));
     assertExpected(streamId, handleOptions.expectedRevision, current.revision);
-    let decided = decider.decide(command, current.state as S);
+    let decided: readonly E[];
+    try {
+      decided = decider.decide(command, current.state as S);
+    } catch (refusal) {
+      if (current !== cached) throw refusal;
+      current = await load(generic, streamId);
+      decided = decider.decide(command, current.state as S);
+    }
     if (decided.length === 0 && current === cached) {
       current = await load(generic, streamId);
       decided = decider.decide(command, current.state as S);

@@ -96,6 +96,32 @@ describe('command handler', () => {
     expect(await store.readStream('counter-6')).toHaveLength(2);
   });
 
+  it('checks a refusal against the stream, not a stale cached state', async () => {
+    type Spend = { type: 'Spend'; data: { amount: number } };
+    const wallet: Decider<Spend | Add, Added, number> = {
+      initialState: () => 0,
+      decide: (command, total) => {
+        if (command.type === 'Add')
+          return [{ type: 'Added', data: { amount: command.data.amount } }];
+        if (command.data.amount > total) throw new RuleViolation('insufficient', 'not enough');
+        return [{ type: 'Added', data: { amount: -command.data.amount } }];
+      },
+      evolve: (total, event) => total + event.data.amount,
+    };
+    await commands.execute(wallet, 'counter-9', { type: 'Add', data: { amount: 1 } });
+    await createCommandHandler({ store }).execute(wallet, 'counter-9', {
+      type: 'Add',
+      data: { amount: 10 },
+    });
+    // The cached total (1) refuses; the stream's (11) allows.
+    const result = await commands.execute(wallet, 'counter-9', {
+      type: 'Spend',
+      data: { amount: 5 },
+    });
+    expect(result.revision).toBe(2);
+    expect((await commands.load(wallet, 'counter-9')).state).toBe(6);
+  });
+
   it("checks a client's expected revision against the stream, not a stale cache", async () => {
     await commands.execute(counter, 'counter-7', { type: 'Add', data: { amount: 1 } });
     await createCommandHandler({ store }).execute(counter, 'counter-7', {
