@@ -96,6 +96,10 @@ export function createCommandHandler(options: CommandHandlerOptions): CommandHan
   const now = options.now ?? (() => new Date().toISOString());
   const maxRetries = options.maxConflictRetries ?? 3;
   const states = new LRUCache<string, Cached>({ max: options.cachedStreams ?? 10_000 });
+  // Streams another writer (a workflow in another process, another API process) has appended
+  // to behind our cache: for those, reading first is cheaper than deciding on a stale state
+  // and conflicting. Forgotten like cached states, so a stream that calms down is trusted again.
+  const contended = new LRUCache<string, true>({ max: options.cachedStreams ?? 10_000 });
   const queue = createKeyedQueue();
 
   async function load<S>(decider: Decider<Command, DomainEvent, S>, streamId: string) {
@@ -129,7 +133,8 @@ export function createCommandHandler(options: CommandHandlerOptions): CommandHan
     // meanwhile, the append's expected revision conflicts and the retry reads the stream. Only
     // outcomes a stale state could get wrong without a conflict read the stream first: a
     // client's expected revision, a refusal, and a decision to append nothing.
-    const cached = handleOptions.expectedRevision === undefined ? states.get(streamId) : undefined;
+    const trusted = handleOptions.expectedRevision === undefined && !contended.has(streamId);
+    const cached = trusted ? states.get(streamId) : undefined;
     let current = cached ?? (await load(generic, streamId));
     assertExpected(streamId, handleOptions.expectedRevision, current.revision);
     let decided: readonly E[];
@@ -195,6 +200,7 @@ export function createCommandHandler(options: CommandHandlerOptions): CommandHan
         };
       } catch (error) {
         states.delete(streamId);
+        if (error instanceof ConflictError) contended.set(streamId, true);
         const retry =
           error instanceof ConflictError && handleOptions.expectedRevision === undefined;
         if (!retry || attempt >= maxRetries) throw error;

@@ -159,6 +159,30 @@ describe('command handler', () => {
     expect((await commands.load(drain, 'counter-8')).state).toBe(0);
   });
 
+  it('reads a stream before deciding only once another writer has been seen on it', async () => {
+    let reads = 0;
+    const counted: typeof store = Object.create(store, {
+      readStream: {
+        value: (...args: Parameters<typeof store.readStream>) => {
+          reads++;
+          return store.readStream(...args);
+        },
+      },
+    }) as typeof store;
+    const mine = createCommandHandler({ store: counted });
+    const add = { type: 'Add', data: { amount: 1 } } as const;
+    await mine.execute(counter, 'counter-10', add);
+    const afterFirst = reads;
+    await mine.execute(counter, 'counter-10', add);
+    expect(reads).toBe(afterFirst); // the only writer: its cached state is the stream's
+    await createCommandHandler({ store }).execute(counter, 'counter-10', add);
+    await mine.execute(counter, 'counter-10', add); // conflicts once, then reads and retries
+    const afterConflict = reads;
+    await mine.execute(counter, 'counter-10', add);
+    expect(reads).toBeGreaterThan(afterConflict); // contended now: reads first
+    expect((await mine.load(counter, 'counter-10')).state).toBe(5);
+  });
+
   it('appends nothing again when a workflow repeats a command with the same event ids', async () => {
     const ids = { eventIds: (i: number) => `00000000-0000-4000-8000-00000000000${i}` };
     const first = await commands.execute(
