@@ -5,7 +5,7 @@
  */
 import { NotIndexedError, ValidationError } from '../errors.js';
 import { decodeCursor, type CursorPosition, type SortDirection } from './cursor.js';
-import type { IndexSpec } from './read-store.js';
+import type { FindQuery, IndexSpec } from './read-store.js';
 
 /** Declared fields of a collection, and whether each is unique. */
 export type IndexMap = ReadonlyMap<string, boolean>;
@@ -42,6 +42,22 @@ export function checkLimit(limit: number | undefined): number {
 
 export function assertIndexed(collection: string, indexes: IndexMap, field: string): void {
   if (field !== 'id' && !indexes.has(field)) throw new NotIndexedError(collection, field);
+}
+
+/** A query's page size and sort, checked: the sort field must be indexed (or `id`). */
+export function pageAndOrder(
+  collection: string,
+  indexes: IndexMap,
+  query: FindQuery,
+): Readonly<{ limit: number; field: string; direction: SortDirection }> {
+  const limit = checkLimit(query.limit);
+  const field = query.orderBy?.field ?? 'id';
+  const direction = query.orderBy?.direction ?? 'asc';
+  if (direction !== 'asc' && direction !== 'desc') {
+    throw new ValidationError(`orderBy.direction must be "asc" or "desc"`, { direction });
+  }
+  assertIndexed(collection, indexes, field);
+  return { limit, field, direction };
 }
 
 /** Decodes a cursor and refuses one made for another order (it would skip or repeat items). */

@@ -8,7 +8,7 @@
 import type { Document, Filter, Sort } from 'mongodb';
 import { ValidationError } from '../../errors.js';
 import type { FieldCondition, FieldValue, FindQuery } from '../read-store.js';
-import { assertIndexed, checkLimit, cursorFor } from '../find-rules.js';
+import { assertIndexed, cursorFor, pageAndOrder } from '../find-rules.js';
 import { type CursorPosition, type SortDirection, type SortValue } from '../cursor.js';
 import { pathOf, type IndexMap, type StoredDoc } from './schema.js';
 
@@ -28,13 +28,7 @@ const OPERATORS = { eq: '$eq', gt: '$gt', gte: '$gte', lt: '$lt', lte: '$lte' } 
 const TYPE_ORDER = ['number', 'string', 'object', 'array', 'bool'] as const;
 
 export function planFind(collection: string, indexes: IndexMap, query: FindQuery = {}): MongoFind {
-  const limit = checkLimit(query.limit);
-  const field = query.orderBy?.field ?? 'id';
-  const direction = query.orderBy?.direction ?? 'asc';
-  if (direction !== 'asc' && direction !== 'desc') {
-    throw new ValidationError(`orderBy.direction must be "asc" or "desc"`, { direction });
-  }
-  assertIndexed(collection, indexes, field);
+  const { limit, field, direction } = pageAndOrder(collection, indexes, query);
   // Tombstones (doc: null) are never found.
   const clauses: Document[] = [{ doc: { $ne: null } }];
   for (const [whereField, condition] of Object.entries(query.where ?? {})) {

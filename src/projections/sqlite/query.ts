@@ -6,7 +6,7 @@
 import { ValidationError } from '../../errors.js';
 import type { FieldCondition, FieldValue, FindQuery } from '../read-store.js';
 import type { CursorPosition, SortDirection } from '../cursor.js';
-import { assertIndexed, checkLimit, cursorFor } from '../find-rules.js';
+import { assertIndexed, cursorFor, pageAndOrder } from '../find-rules.js';
 import { fieldExpr, tableName, type IndexMap } from './schema.js';
 
 export type SqlValue = string | number;
@@ -30,13 +30,7 @@ type Operator = keyof typeof OPERATORS;
 type Stretch = Readonly<{ clause?: string; params?: readonly SqlValue[]; orderBy: string }>;
 
 export function planFind(collection: string, indexes: IndexMap, query: FindQuery = {}): FindPlan {
-  const limit = checkLimit(query.limit);
-  const field = query.orderBy?.field ?? 'id';
-  const direction = query.orderBy?.direction ?? 'asc';
-  if (direction !== 'asc' && direction !== 'desc') {
-    throw new ValidationError(`orderBy.direction must be "asc" or "desc"`, { direction });
-  }
-  assertIndexed(collection, indexes, field);
+  const { limit, field, direction } = pageAndOrder(collection, indexes, query);
 
   const clauses = ['doc IS NOT NULL'];
   const params: SqlValue[] = [];

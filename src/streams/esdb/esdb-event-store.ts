@@ -20,7 +20,6 @@ import type {
   AppendOptions,
   AppendResult,
   EventStore,
-  ExpectedRevision,
   NewEvent,
   Position,
   ReadAllOptions,
@@ -32,6 +31,7 @@ import { appendExactly, clientRevision, type AppendDriver } from './append.js';
 import { decodePosition, type LogPosition } from './position.js';
 import { isSystemEvent, toEventData, toRecordedEvent, translateError } from './records.js';
 import { followAll } from './subscription.js';
+import { validateExpectedRevision } from '../append-rules.js';
 
 export type EsdbEventStoreOptions = Readonly<{
   /** A connection string, `esdb://host:2113?tls=false` (or `kurrentdb://…`, `esdb+discover://…`). */
@@ -277,17 +277,6 @@ function validateStreamId(streamId: string): string {
     });
   }
   return streamId;
-}
-
-function validateExpectedRevision(expected: ExpectedRevision): ExpectedRevision {
-  if (expected === 'any' || expected === 'no-stream' || expected === 'stream-exists') {
-    return expected;
-  }
-  if (Number.isSafeInteger(expected) && expected >= 0) return expected;
-  throw new ValidationError(
-    'expectedRevision must be a revision (an integer from 0), "any", "no-stream" or "stream-exists"',
-    { expectedRevision: expected },
-  );
 }
 
 function count<T extends number | undefined>(

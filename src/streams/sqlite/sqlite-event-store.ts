@@ -8,7 +8,6 @@ import type {
   AppendOptions,
   AppendResult,
   EventStore,
-  ExpectedRevision,
   NewEvent,
   ReadAllOptions,
   ReadStreamOptions,
@@ -28,6 +27,7 @@ import {
   prepareStatements,
   toRecordedEvent,
 } from './schema.js';
+import { validateExpectedRevision } from '../append-rules.js';
 
 export type SqliteEventStoreOptions = Readonly<{
   /** The database file, created with its parent directory when missing, or `':memory:'`. */
@@ -180,17 +180,6 @@ function validateStreamId(streamId: string): string {
     throw new ValidationError('A stream id must be a non-empty string', { streamId });
   }
   return streamId;
-}
-
-function validateExpectedRevision(expected: ExpectedRevision): ExpectedRevision {
-  if (expected === 'any' || expected === 'no-stream' || expected === 'stream-exists') {
-    return expected;
-  }
-  if (Number.isSafeInteger(expected) && expected >= 0) return expected;
-  throw new ValidationError(
-    'expectedRevision must be a revision (an integer from 0), "any", "no-stream" or "stream-exists"',
-    { expectedRevision: expected },
-  );
 }
 
 function serializeEvents(streamId: string, events: readonly NewEvent[]): SerializedEvent[] {
